@@ -1,0 +1,5 @@
+"""`python -m bench` entry point; everything lives in :mod:`bench.cli`."""
+
+from bench.cli import main
+
+raise SystemExit(main())

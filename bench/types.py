@@ -1,0 +1,132 @@
+"""The data that flows between the parts of the harness, and the two plug-in interfaces.
+
+Conventions (DESIGN.md "Interfaces"):
+
+* images handed to generators: torch float32, NCHW, RGB, values in [0, 1];
+* images handed to metrics: what would be saved to disk, numpy uint8 NHWC RGB, so a score never
+  depends on whether the images were kept in memory or read back from files;
+* keypoints: float32 (N, 18, 2) pixel (x, y), -1 for missing (:mod:`bench.keypoints`).
+
+A metric sees a :class:`PairBatch` and the generated images; a generator never sees the target
+image::
+
+    class MyGenerator:
+        name = "mine"
+        module = torch.nn.Identity()
+        def generate(self, src_img, src_kpts, tgt_kpts):
+            return src_img                       # (N, 3, H, W) float32 in [0, 1]
+
+    class MyMetric(Metric):
+        name, version, higher_is_better = "mean_abs", "1", False
+        def update(self, fake, batch):
+            per_pair = np.abs(fake.astype(float) - batch.tgt_img).mean(axis=(1, 2, 3))
+            self._sum += per_pair.sum(); self._n += len(per_pair)
+            return {"mean_abs": per_pair}
+        def compute(self):
+            return {"mean_abs": self._sum / self._n}
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One ordered (source -> target) pair of image file names, as in the pairs CSV."""
+
+    src: str
+    tgt: str
+    index: int  # position in the evaluated pair list (stable order)
+
+    @property
+    def key(self) -> str:
+        """Pair identifier used in file names and per-pair tables: ``{from}___{to}`` (PATN)."""
+        return f"{self.src}___{self.tgt}"
+
+
+@dataclass(frozen=True, eq=False)
+class PairBatch:
+    """A batch of pairs with decoded images and keypoints (numpy; see module docstring)."""
+
+    pairs: tuple[Pair, ...]
+    src_img: np.ndarray  # (N, H, W, 3) uint8
+    tgt_img: np.ndarray  # (N, H, W, 3) uint8; metrics only, never handed to generators
+    src_kpts: np.ndarray  # (N, 18, 2) float32 (x, y), -1 missing
+    tgt_kpts: np.ndarray  # (N, 18, 2) float32 (x, y), -1 missing
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the images."""
+        return int(self.tgt_img.shape[1]), int(self.tgt_img.shape[2])
+
+    def select(self, keep: np.ndarray) -> PairBatch:
+        """The sub-batch of pairs where the boolean ``keep`` is true."""
+        idx = np.flatnonzero(keep)
+        return PairBatch(
+            pairs=tuple(self.pairs[i] for i in idx),
+            src_img=self.src_img[idx],
+            tgt_img=self.tgt_img[idx],
+            src_kpts=self.src_kpts[idx],
+            tgt_kpts=self.tgt_kpts[idx],
+        )
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A pose-transfer model as the harness sees it (an adapter around a network)."""
+
+    name: str
+
+    def generate(self, src_img, src_kpts, tgt_kpts):  # tensors -> (N, 3, H, W) in [0, 1]
+        ...
+
+    @property
+    def module(self):  # the torch.nn.Module that efficiency probes measure
+        ...
+
+
+class Metric(ABC):
+    """Streaming metric: ``reset()``, ``update(fake, batch)``, ``compute()``.
+
+    ``update`` receives the generated images as uint8 NHWC and the batch (targets, keypoints).
+    It returns per-pair values ``{key: array of len(batch)}`` (or ``None`` for set-level metrics);
+    the harness writes them to the per-pair table. ``compute`` returns ``{key: value}`` from
+    sufficient statistics accumulated so far. Keys, units and directions are declared on the
+    class, not in side tables.
+    """
+
+    name: str = ""
+    version: str = "1"
+    higher_is_better: bool = True
+    unit: str | None = None
+    keys: tuple[str, ...] = ()  # result keys ``compute`` returns; defaults to (name,)
+    description: str = ""
+
+    def __init__(self, shared: dict | None = None) -> None:
+        # ``shared`` is one dict per run for expensive things several metrics reuse
+        # (filtered SSIM maps of the current batch, later Inception features, pose estimates).
+        self.shared = {} if shared is None else shared
+        self.reset()
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget everything accumulated."""
+
+    @abstractmethod
+    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray] | None:
+        """Accumulate a batch; return per-pair values ``{key: (N,) array}`` or None."""
+
+    @abstractmethod
+    def compute(self) -> dict[str, float]:
+        """``{key: value}`` over everything accumulated since ``reset``."""
+
+    def result_keys(self) -> tuple[str, ...]:
+        return self.keys or (self.name,)
