@@ -108,6 +108,8 @@ class Metric(ABC):
     higher_is_better: bool = True
     unit: str | None = None
     keys: tuple[str, ...] = ()  # result keys ``compute`` returns; defaults to (name,)
+    per_pair: bool = True  # ``update`` returns per-pair values (False for FID-like set metrics)
+    precision: int = 4  # decimals shown in tables (rendering only; records stay raw)
     description: str = ""
 
     def __init__(self, shared: dict | None = None) -> None:

@@ -1,0 +1,1 @@
+"""Faithful re-implementations of published baselines, one package each (patn/, pg2/)."""

@@ -1,0 +1,1 @@
+"""PATN baseline: Zhu et al. Progressive Pose Attention Transfer for Person Image Generation. CVPR 2019."""

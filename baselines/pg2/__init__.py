@@ -1,0 +1,1 @@
+"""PG2 baseline: Ma et al. Pose Guided Person Image Generation. NeurIPS 2017."""

@@ -1,0 +1,350 @@
+"""The library entry points the CLI is a thin shell over: ``run`` and ``check_dataset``.
+
+    from bench.api import run
+    from bench.config import RunConfig
+    result = run(RunConfig(models=("oracle", "source", "warp"), limit=64, out=Path("results/x")))
+    result.run_dir / "records.jsonl"
+    result.values[("warp", "ssim")]        # raw value; same as in the records
+
+Order of work: names resolved, dataset located and validated, models built, outputs opened -
+everything that can fail on bad input fails here, before the first pair is generated. Then
+pairs stream through every model and metric once; a pair that cannot be loaded, generated or
+scored becomes an error record while the rest of the run completes.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.config import RunConfig
+from bench.data import load_split, locate
+from bench.data.loader import PairError, iter_batches
+from bench.data.split import Split, pairs_sha256
+from bench.env import collect_env
+from bench.errors import BenchError, GeneratorOutputError
+from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
+from bench.metrics import METRICS
+from bench.models import GENERATORS, ModelSpec
+from bench.outputs import RunOutputs, prepare_run_dir
+from bench.progress import Progress
+from bench.protocols import PROTOCOLS, Protocol
+from bench.records import (
+    KIND_METRIC,
+    KIND_MODEL_ERROR,
+    KIND_PAIR_ERROR,
+    Record,
+    RecordWriter,
+)
+from bench.types import Metric, PairBatch
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    run_id: str
+    records: list[Record]
+    n_pairs: int
+    interrupted: bool = False
+    values: dict[tuple[str, str], float] = field(default_factory=dict)  # (model, key) -> value
+
+    def errors(self, model: str | None = None) -> list[Record]:
+        return [
+            r for r in self.records
+            if r.kind != KIND_METRIC and (model is None or r.model == model)
+        ]
+
+
+@dataclass
+class _ModelRun:
+    """One model's state during a run."""
+
+    name: str
+    generator: object
+    metrics: list[Metric]
+    checkpoint: str
+    reference_bound: bool
+    scored: dict[str, int] = field(default_factory=dict)  # key -> pairs with a value
+    failed: int = 0
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def make_run_id(dataset: str, pairs_hash: str) -> str:
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{dataset}-{pairs_hash[:8]}"
+
+
+def _build_models(config: RunConfig, size: tuple[int, int]) -> list[tuple[str, object]]:
+    built = []
+    for name in config.models:
+        spec = ModelSpec(
+            name=name, size=size, dataset=config.dataset, device=config.device,
+            checkpoint=config.checkpoint_for(name), seed=config.seed,
+        )
+        built.append((name, GENERATORS.get(name)(spec)))
+    return built
+
+
+def _generate(gen, batch: PairBatch, device: str) -> torch.Tensor:
+    src = images_to_tensor(batch.src_img, device)
+    src_kpts = kpts_to_tensor(batch.src_kpts, device)
+    tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
+    with torch.inference_mode():
+        if getattr(gen, "sees_target", False):
+            return gen.generate(src, src_kpts, tgt_kpts, tgt_img=images_to_tensor(batch.tgt_img, device))
+        return gen.generate(src, src_kpts, tgt_kpts)
+
+
+class _Evaluation:
+    """The streaming loop of one run: batches in, per-pair rows and records out."""
+
+    def __init__(self, config, split, pairs, protocol: Protocol, models, outputs, writer, base):
+        self.config = config
+        self.split = split
+        self.pairs = pairs
+        self.protocol = protocol
+        self.models: list[_ModelRun] = models
+        self.outputs = outputs
+        self.writer = writer
+        self.base = base  # fields shared by every record
+        self.records: list[Record] = []
+
+    def emit(self, **fields) -> Record:
+        record = Record(**self.base, created=_now(), **fields)
+        self.writer.write(record)
+        self.records.append(record)
+        return record
+
+    def pair_errors(self, run: _ModelRun, errors: list[PairError]) -> None:
+        for err in errors:
+            run.failed += 1
+            self.emit(
+                kind=KIND_PAIR_ERROR, model=run.name, n=0, checkpoint=run.checkpoint,
+                key=err.pair.key, error=f"{err.stage}: {err.message}",
+                reference_bound=run.reference_bound,
+                extra={"index": err.pair.index, "from": err.pair.src, "to": err.pair.tgt,
+                       "stage": err.stage, "file": err.file},
+            )
+
+    def step(self, batch: PairBatch | None, load_errors: list[PairError]) -> None:
+        for run in self.models:
+            self.pair_errors(run, load_errors)
+            if run.name in self.outputs._csv_writers and load_errors:
+                self.outputs.write_pair_rows(
+                    run.name, tuple(e.pair for e in load_errors), {},
+                    {i: f"{e.stage}: {e.message}" for i, e in enumerate(load_errors)},
+                )
+            if batch is not None:
+                self.step_model(run, batch)
+
+    def step_model(self, run: _ModelRun, batch: PairBatch) -> None:
+        try:
+            fake = _generate(run.generator, batch, self.config.device)
+            images, problems = tensor_to_images(fake, batch.tgt_img.shape)
+        except (GeneratorOutputError, RuntimeError, ValueError) as exc:
+            errors = [PairError(p, "generate", f"{type(exc).__name__}: {exc}") for p in batch.pairs]
+            self.pair_errors(run, errors)
+            self.outputs.write_pair_rows(
+                run.name, batch.pairs, {}, {i: f"generate: {exc}" for i in range(len(batch))}
+            )
+            return
+        good = np.array([i not in problems for i in range(len(batch))])
+        if problems:
+            self.pair_errors(
+                run, [PairError(batch.pairs[i], "generate", msg) for i, msg in problems.items()]
+            )
+        row_errors = {i: f"generate: {msg}" for i, msg in problems.items()}
+        values: dict[str, np.ndarray] = {}
+        if good.any():
+            kept = batch if good.all() else batch.select(good)
+            kept_images = images if good.all() else images[good]
+            self.outputs.save_images(run.name, kept.pairs, kept_images)
+            scored_fake, scored_batch = self.protocol.prepare(kept_images, kept)
+            rows = np.flatnonzero(good)
+            for metric in run.metrics:
+                per_pair = metric.update(scored_fake, scored_batch)
+                for key, arr in (per_pair or {}).items():
+                    full = np.full(len(batch), np.nan)
+                    full[rows] = arr
+                    values[key] = full
+                    nan_rows = rows[np.isnan(np.asarray(arr, dtype=float))]
+                    run.scored[key] = run.scored.get(key, 0) + len(rows) - len(nan_rows)
+                    for i in nan_rows:
+                        self.emit(
+                            kind=KIND_PAIR_ERROR, model=run.name, n=0, checkpoint=run.checkpoint,
+                            key=batch.pairs[i].key, metric=metric.name,
+                            metric_version=metric.version, reference_bound=run.reference_bound,
+                            error=f"score: {key} is undefined for this pair (NaN), left out of the mean",
+                            extra={"index": batch.pairs[i].index, "from": batch.pairs[i].src,
+                                   "to": batch.pairs[i].tgt, "stage": "score", "file": None},
+                        )
+                if not metric.per_pair:
+                    for key in metric.result_keys():
+                        run.scored[key] = run.scored.get(key, 0) + len(rows)
+        self.outputs.write_pair_rows(run.name, batch.pairs, values, row_errors)
+
+    def finish(self, interrupted: bool, evaluated: int) -> None:
+        for run in self.models:
+            for metric in run.metrics:
+                try:
+                    results = metric.compute()
+                except Exception as exc:  # a metric that cannot summarise is an error record
+                    self.emit(
+                        kind=KIND_MODEL_ERROR, model=run.name, n=0, checkpoint=run.checkpoint,
+                        metric=metric.name, metric_version=metric.version,
+                        reference_bound=run.reference_bound,
+                        error=f"{metric.name}: {type(exc).__name__}: {exc}",
+                    )
+                    continue
+                for key, value in results.items():
+                    n = run.scored.get(key, 0)
+                    value = float(value)
+                    error = None
+                    if np.isnan(value):
+                        value, error = None, f"{key}: no pair could be scored"
+                    elif interrupted:
+                        error = f"interrupted: {evaluated} of {len(self.pairs)} pairs evaluated"
+                    self.emit(
+                        kind=KIND_METRIC, model=run.name, n=n, checkpoint=run.checkpoint,
+                        metric=metric.name, metric_version=metric.version, key=key,
+                        value=value, unit=metric.unit, higher_is_better=metric.higher_is_better,
+                        reference_bound=run.reference_bound, error=error,
+                        extra={"failed_pairs": run.failed, "complete": not interrupted,
+                               "precision": metric.precision},
+                    )
+
+
+def run(
+    config: RunConfig,
+    *,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunResult:
+    """Evaluate ``config.models`` on a dataset; writes results/<run_id>/ and returns the records."""
+    config = config.resolved()
+    protocol = PROTOCOLS.get(config.protocol)
+    metric_classes = [METRICS.get(m) for m in config.metrics]
+
+    files = locate(config.dataset, config.data_root, config.split, seed=None, progress=progress)
+    echo(f"dataset {files.name} ({config.split}): {files.root} [{files.root_source}]")
+    for note in files.notes:
+        echo(f"  note: {note}")
+    split = load_split(files)
+    pairs = split.select(limit=config.limit, subset=config.subset, seed=config.seed)
+    pairs_hash = pairs_sha256(pairs)
+    if split.image_problems:
+        affected = sum(split.pair_problem(p) is not None for p in pairs)
+        if affected:
+            echo(f"  warning: {affected} of {len(pairs)} pairs cannot be loaded (see the error records)")
+
+    torch.manual_seed(config.seed)
+    built = _build_models(config, files.size)
+
+    run_id = make_run_id(files.name, pairs_hash)
+    run_dir = prepare_run_dir(config.out or Path("results") / run_id)
+    if config.out is not None:
+        run_id = run_dir.name
+    env = collect_env(config.device)
+    outputs = RunOutputs(run_dir, config.models, config.save_images)
+    outputs.write_json("config.json", {"run_id": run_id, **config.to_dict(),
+                                       "pairs_sha256": pairs_hash, "n_pairs": len(pairs),
+                                       "image_size": list(files.size),
+                                       "data_root": str(files.root)})
+    outputs.write_json("env.json", env)
+
+    shared: dict = {}
+    models = []
+    for name, gen in built:
+        provenance = getattr(gen, "provenance", None)
+        checkpoint = config.checkpoint_for(name)
+        models.append(_ModelRun(
+            name=name, generator=gen, metrics=[cls(shared) for cls in metric_classes],
+            checkpoint=str(checkpoint) if checkpoint else "none",
+            reference_bound=bool(getattr(provenance, "reference_bound", False)),
+        ))
+        keys = tuple(k for m in models[-1].metrics if m.per_pair for k in m.result_keys())
+        outputs.open_pair_table(name, keys)
+
+    base = dict(
+        run_id=run_id, dataset=files.name, split=config.split, pairs_sha256=pairs_hash,
+        protocol=protocol.name, protocol_version=protocol.version, device=config.device,
+        git_sha=env["git_sha"],
+    )
+    echo(
+        f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
+        f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"
+    )
+    interrupted = False
+    evaluated = 0
+    start = time.perf_counter()
+    with RecordWriter(run_dir / "records.jsonl") as writer:
+        evaluation = _Evaluation(config, split, pairs, protocol, models, outputs, writer, base)
+        bar = Progress(total=len(pairs), desc="pairs", enabled=progress)
+        try:
+            for batch, load_errors in iter_batches(split, pairs, config.batch_size, config.workers):
+                evaluation.step(batch, load_errors)
+                done = (len(batch) if batch is not None else 0) + len(load_errors)
+                evaluated += done
+                bar.update(done)
+        except KeyboardInterrupt:
+            interrupted = True
+            echo(f"\ninterrupted after {evaluated} of {len(pairs)} pairs: writing what was computed")
+        finally:
+            bar.close()
+            evaluation.finish(interrupted, evaluated)
+            outputs.close()
+    elapsed = time.perf_counter() - start
+    result = RunResult(
+        run_dir=run_dir, run_id=run_id, records=evaluation.records, n_pairs=len(pairs),
+        interrupted=interrupted,
+        values={(r.model, r.key): r.value for r in evaluation.records
+                if r.kind == KIND_METRIC and r.value is not None},
+    )
+    echo(f"done in {elapsed:.1f} s ({len(pairs) / max(elapsed, 1e-9):.0f} pairs/s)")
+    return result
+
+
+def check_dataset(name: str, data_root: Path | None, split: str = "test") -> tuple[Split, list[str]]:
+    """Validate a dataset folder without running models: (split, human-readable findings)."""
+    files = locate(name, data_root, split)
+    loaded = load_split(files)
+    lines = [
+        f"dataset {files.name} ({split}) at {files.root} [{files.root_source}]",
+        f"  pairs: {len(loaded.pairs)} in {files.pairs_file.name}",
+        f"  annotated images: {len(loaded.keypoints)} used by the pairs "
+        f"({files.annotations_file.name})",
+        f"  image size: {files.size[0]}x{files.size[1]} (HxW) in {files.image_dir}",
+        *[f"  note: {n}" for n in files.notes],
+    ]
+    bad = {}
+    from bench.data.datasets import image_size
+
+    for img in sorted({n for p in loaded.pairs for n in (p.src, p.tgt)}):
+        if img in loaded.image_problems:
+            continue
+        try:
+            size = image_size(files.image_dir / img)
+        except BenchError as exc:
+            bad[img] = str(exc)
+            continue
+        if size != files.size:
+            bad[img] = f"{files.image_dir / img}: {size[0]}x{size[1]}, expected {files.size[0]}x{files.size[1]}"
+    problems = {**loaded.image_problems, **bad}
+    affected = sum(1 for p in loaded.pairs if p.src in problems or p.tgt in problems)
+    if problems:
+        lines.append(f"  problems: {len(problems)} images, affecting {affected} pairs:")
+        lines.extend(f"    {msg}" for msg in list(problems.values())[:10])
+        if len(problems) > 10:
+            lines.append(f"    ... and {len(problems) - 10} more")
+    else:
+        lines.append("  ok: every pair has annotations and readable images of the right size")
+    return loaded, lines

@@ -1,0 +1,216 @@
+"""``python -m bench``: a thin shell over :mod:`bench.api`.
+
+    python -m bench run                                   # oracle,source,warp on the synthetic set
+    python -m bench run --models ctat,pg2,pata --dataset market --data-root /data/market_data
+    python -m bench list models
+    python -m bench data generate synthetic
+    python -m bench data check market --data-root /data/market_data
+
+Every user error (unknown name, missing data, bad file) prints one clear message and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.errors import BenchError
+
+EPILOG = """examples:
+  python -m bench run                                   reference methods on the synthetic set
+  python -m bench run --models oracle,source,warp --limit 200 --out results/quick
+  python -m bench run --models ctat,pg2,pata --dataset market --data-root /data/market_data
+  python -m bench list
+  python -m bench data check market --data-root /data/market_data
+"""
+
+
+def _csv_list(text: str) -> tuple[str, ...]:
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+def _checkpoint(text: str) -> tuple[str, str]:
+    model, sep, path = text.partition("=")
+    if not sep or not model or not path:
+        raise argparse.ArgumentTypeError(f"expected MODEL=PATH, got {text!r}")
+    return model.strip(), path.strip()
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="ctat-bench: evaluate pose-guided person image generation models.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,data}")
+
+    run = sub.add_parser("run", help="generate and score images, write results/<run-id>/",
+                         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("--models", type=_csv_list, default=None,
+                     help="comma-separated model names (default: oracle,source,warp); pata = patn")
+    run.add_argument("--dataset", default=None, help="dataset name (default: synthetic)")
+    run.add_argument("--data-root", type=Path, default=None,
+                     help="dataset folder (default: $BENCH_<NAME>_ROOT, then data/<name>)")
+    run.add_argument("--split", default="test")
+    run.add_argument("--metrics", type=_csv_list, default=None,
+                     help="comma-separated metric names (default: all)")
+    run.add_argument("--protocol", default=None, help="evaluation protocol (default: patn)")
+    group = run.add_mutually_exclusive_group()
+    group.add_argument("--limit", type=_positive, default=None, help="first N pairs in file order")
+    group.add_argument("--subset", type=_positive, default=None,
+                       help="N pairs sampled reproducibly with --seed")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--batch-size", type=_positive, default=32)
+    run.add_argument("--device", default="cpu", help="torch device for the generators")
+    run.add_argument("--out", type=Path, default=None, help="run folder (default: results/<run-id>)")
+    run.add_argument("--no-images", action="store_true", help="do not save generated images")
+    run.add_argument("--workers", type=_positive, default=2, help="image decoding threads")
+    run.add_argument("--checkpoint", type=_checkpoint, action="append", default=[],
+                     metavar="MODEL=PATH", help="weights for a model (repeatable)")
+    run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the resolved configuration as JSON and exit")
+
+    lister = sub.add_parser("list", help="list models, datasets, metrics and protocols")
+    lister.add_argument("what", nargs="?", default="all",
+                        choices=["all", "models", "datasets", "metrics", "protocols"])
+
+    data = sub.add_parser("data", help="generate the synthetic set or check a dataset folder")
+    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="{generate,check}")
+    gen = data_sub.add_parser("generate", help="generate a synthetic dataset into the cache")
+    gen.add_argument("name", nargs="?", default="synthetic")
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--data-root", type=Path, default=None,
+                     help="parent folder to generate into (default: the cache)")
+    check = data_sub.add_parser("check", help="validate a dataset folder without running models")
+    check.add_argument("name")
+    check.add_argument("--data-root", type=Path, default=None)
+    check.add_argument("--split", default="test")
+    return parser
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.api import run
+    from bench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig
+    from bench.report.console import summary_table
+
+    config = RunConfig(
+        models=args.models or DEFAULT_MODELS,
+        dataset=args.dataset or DEFAULT_DATASET,
+        data_root=args.data_root,
+        split=args.split,
+        metrics=args.metrics,
+        protocol=args.protocol,
+        limit=args.limit,
+        subset=args.subset,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        out=args.out,
+        save_images=not args.no_images,
+        workers=args.workers,
+        checkpoints=tuple(args.checkpoint),
+    )
+    if args.dry_run:
+        print(config.resolved().to_json())
+        return 0
+    result = run(config, progress=not args.quiet)
+    print()
+    print(summary_table(result.records))
+    print(f"\nresults: {result.run_dir}")
+    return 130 if result.interrupted else 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench.data import DATASETS
+    from bench.metrics import METRICS
+    from bench.models import GENERATORS
+    from bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+
+    sections = []
+    if args.what in ("all", "models"):
+        lines = []
+        for name in GENERATORS.names():
+            aliases = GENERATORS.aliases_of(name)
+            lines.append(f"  {name}" + (f" (alias: {', '.join(aliases)})" if aliases else ""))
+        sections.append(("models", lines))
+    if args.what in ("all", "datasets"):
+        lines = []
+        for name in DATASETS.names():
+            spec = DATASETS.get(name)
+            lines.append(f"  {name:<18} {spec.size[0]}x{spec.size[1]}  {spec.description}")
+        sections.append(("datasets", lines))
+    if args.what in ("all", "metrics"):
+        lines = []
+        for name in METRICS.names():
+            cls = METRICS.get(name)
+            arrow = "higher is better" if cls.higher_is_better else "lower is better"
+            lines.append(f"  {name:<18} v{cls.version:<16} {arrow}")
+        sections.append(("metrics", lines))
+    if args.what in ("all", "protocols"):
+        lines = []
+        for name in PROTOCOLS.names():
+            p = PROTOCOLS.get(name)
+            default = " (default)" if name == DEFAULT_PROTOCOL else ""
+            lines.append(f"  {name} v{p.version}{default}: {p.description}")
+        sections.append(("protocols", lines))
+    for i, (title, lines) in enumerate(sections):
+        if i:
+            print()
+        print(f"{title}:")
+        print("\n".join(lines))
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from bench import api
+    from bench.data import DATASETS, locate
+
+    if args.data_command == "generate":
+        spec = DATASETS.get(args.name)
+        if spec.synthetic is None:
+            raise BenchError(
+                f"{args.name!r} is a real dataset and cannot be generated; "
+                f"generated sets: {', '.join(n for n in DATASETS.names() if DATASETS.get(n).synthetic)}"
+            )
+        files = locate(args.name, args.data_root, "test", seed=args.seed, progress=True)
+        print(f"{args.name}: {files.root}")
+        return 0
+    _, lines = api.check_dataset(args.name, args.data_root, args.split)
+    print("\n".join(lines))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"run": _cmd_run, "list": _cmd_list, "data": _cmd_data}
+    try:
+        return handlers[args.command](args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `python -m bench list | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

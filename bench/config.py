@@ -1,0 +1,83 @@
+"""The one object a run is configured by: a frozen :class:`RunConfig`, resolved before work.
+
+    config = RunConfig(models=("oracle", "source", "pata"), dataset="synthetic", limit=64)
+    config = config.resolved()       # canonical names (pata -> patn); UnknownNameError on typos
+    config.to_json()                 # what results/<run>/config.json holds
+
+"Not given" is ``None``, never a falsy value, so an explicit 0 is never mistaken for a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.errors import BenchError
+
+DEFAULT_MODELS = ("oracle", "source", "warp")
+DEFAULT_DATASET = "synthetic"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    models: tuple[str, ...] = DEFAULT_MODELS
+    dataset: str = DEFAULT_DATASET
+    data_root: Path | None = None
+    split: str = "test"
+    metrics: tuple[str, ...] | None = None  # None: every registered metric
+    protocol: str | None = None  # None: bench.protocols.DEFAULT_PROTOCOL
+    limit: int | None = None  # the first N pairs in file order
+    subset: int | None = None  # a seeded sample of N pairs (file order kept)
+    seed: int = 0  # pair sampling, synthetic data, untrained weights
+    batch_size: int = 32
+    device: str = "cpu"
+    out: Path | None = None  # None: results/<run_id>
+    save_images: bool = True
+    workers: int = 2  # image decoding threads
+    checkpoints: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
+
+    def resolved(self) -> RunConfig:
+        """Validate every name against its registry; canonical names, duplicates removed."""
+        from bench.data import DATASETS
+        from bench.metrics import METRICS
+        from bench.models import GENERATORS
+        from bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+
+        if not self.models:
+            raise BenchError("no models given: pass --models, e.g. --models oracle,source,warp")
+        models = tuple(dict.fromkeys(GENERATORS.canonical(m) for m in self.models))
+        metrics = tuple(
+            dict.fromkeys(METRICS.canonical(m) for m in (self.metrics or METRICS.names()))
+        )
+        checkpoints = tuple((GENERATORS.canonical(m), p) for m, p in self.checkpoints)
+        for model, _ in checkpoints:
+            if model not in models:
+                raise BenchError(f"--checkpoint given for {model!r}, which is not in --models")
+        if self.batch_size < 1:
+            raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
+        return dataclasses.replace(
+            self,
+            models=models,
+            dataset=DATASETS.canonical(self.dataset),
+            metrics=metrics,
+            protocol=PROTOCOLS.canonical(self.protocol or DEFAULT_PROTOCOL),
+            checkpoints=checkpoints,
+        )
+
+    def checkpoint_for(self, model: str) -> Path | None:
+        for name, path in self.checkpoints:
+            if name == model:
+                return Path(path)
+        return None
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        for key in ("data_root", "out"):
+            data[key] = None if data[key] is None else str(data[key])
+        data["checkpoints"] = {m: str(p) for m, p in self.checkpoints}
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)

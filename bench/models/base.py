@@ -1,0 +1,48 @@
+"""How the harness builds a generator: a frozen :class:`ModelSpec` in, an adapter out.
+
+Every entry of :data:`bench.models.GENERATORS` is a class (or factory) called with one
+``ModelSpec``; it returns an object with ``name``, ``generate(src_img, src_kpts, tgt_kpts)`` and
+``module`` (:class:`bench.types.Generator`)::
+
+    from bench.models import GENERATORS, ModelSpec
+    spec = ModelSpec(name="source", size=(128, 64), dataset="synthetic")
+    gen = GENERATORS.get("source")(spec)
+    fake = gen.generate(src_img, src_kpts, tgt_kpts)   # (N, 3, 128, 64) float32 in [0, 1]
+
+An adapter that cannot run (network not yet implemented, checkpoint missing) raises
+:class:`bench.errors.ModelUnavailableError` from its constructor, before any work starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str  # the canonical registry name ("patn", not the alias "pata")
+    size: tuple[int, int]  # (H, W) of the dataset images the model must produce
+    dataset: str = "synthetic"  # selects per-dataset configurations (e.g. PATN's norm layer)
+    device: str = "cpu"
+    checkpoint: Path | None = None
+    seed: int = 0
+
+
+class NoParameters(torch.nn.Module):
+    """The ``module`` of a training-free method: nothing to count, nothing to time on a GPU."""
+
+    def forward(self, src_img, src_kpts, tgt_kpts):  # pragma: no cover - never called
+        return src_img
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a model and its weights come from (shown in reports)."""
+
+    paper: str
+    code: str = ""
+    notes: str = ""
+    reference_bound: bool = False  # oracle/source: calibrates tables, is not a method

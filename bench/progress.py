@@ -1,0 +1,38 @@
+"""Progress display for long work: a tqdm bar on a terminal, periodic lines otherwise.
+
+    bar = Progress(total=12000, desc="pairs")
+    bar.update(32); ...; bar.close()
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    def __init__(self, total: int, desc: str, enabled: bool = True, every_s: float = 10.0) -> None:
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.done = 0
+        self._bar = None
+        self._every = every_s
+        self._start = self._last = time.perf_counter()
+        if enabled and sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=desc, unit="pair", mininterval=0.5, file=sys.stderr)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self.enabled:
+            now = time.perf_counter()
+            if now - self._last >= self._every:
+                self._last = now
+                rate = self.done / max(now - self._start, 1e-9)
+                print(f"  {self.desc}: {self.done}/{self.total} ({rate:.0f}/s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

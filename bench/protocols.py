@@ -1,0 +1,80 @@
+"""Evaluation protocols: named, versioned bundles of how images are prepared for scoring.
+
+A protocol's name and version go on every record and in every table footnote, so two numbers
+are only compared when they were computed the same way::
+
+    from bench.protocols import PROTOCOLS
+    protocol = PROTOCOLS.get("patn")
+    fake, batch = protocol.prepare(fake, batch)   # DeepFashion: both padded to 256 wide, white
+
+Metric-level choices (which SSIM window, which data range) are metrics of their own
+(``ssim`` is the legacy scikit-image 0.14.2 computation, ``ssim_fixed`` the modern one); the
+protocol holds what applies to every metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bench.keypoints import MISSING
+from bench.registry import Registry
+from bench.types import PairBatch
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    version: str
+    description: str
+    pad_to_width: int | None = None  # pad narrower images left/right with white to this width
+
+    def prepare(self, fake: np.ndarray, batch: PairBatch) -> tuple[np.ndarray, PairBatch]:
+        """Apply the protocol's image preparation to generated images and the batch."""
+        if self.pad_to_width is None or fake.shape[2] >= self.pad_to_width:
+            return fake, batch
+        total = self.pad_to_width - fake.shape[2]
+        left = total // 2
+        pad = ((0, 0), (0, 0), (left, total - left), (0, 0))
+
+        def widen(images: np.ndarray) -> np.ndarray:
+            return np.pad(images, pad, mode="constant", constant_values=255)
+
+        def shift(kpts: np.ndarray) -> np.ndarray:
+            out = kpts.copy()
+            out[..., 0] = np.where(kpts[..., 0] != MISSING, kpts[..., 0] + left, MISSING)
+            return out
+
+        padded = PairBatch(
+            pairs=batch.pairs,
+            src_img=widen(batch.src_img),
+            tgt_img=widen(batch.tgt_img),
+            src_kpts=shift(batch.src_kpts),
+            tgt_kpts=shift(batch.tgt_kpts),
+        )
+        return widen(fake), padded
+
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+
+PATN = Protocol(
+    name="patn",
+    version="1",
+    description=(
+        "PATN / Def-GAN legacy protocol (tool/getMetrics_*.py): images scored as saved, "
+        "DeepFashion panels padded to 256 wide with white (addBounding) before every metric, "
+        "masks from the target keypoints. Generated images are kept lossless (PNG), unlike "
+        "PATN's JPEG result strips."
+    ),
+    pad_to_width=256,
+)
+MODERN = Protocol(
+    name="modern",
+    version="1",
+    description="Lossless images at their native size, no padding.",
+)
+for _p in (PATN, MODERN):
+    PROTOCOLS.register(_p.name)(_p)
+
+DEFAULT_PROTOCOL = "patn"

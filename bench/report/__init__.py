@@ -1,0 +1,1 @@
+"""Rendering records into tables for people; never computes a metric."""

@@ -1,0 +1,78 @@
+"""The readable summary a run prints at the end: models x metrics, from the records alone.
+
+    print(summary_table(result.records))
+
+    model            ssim ↑   mask_ssim ↑   l1 ↓     pairs   errors
+    oracle (bound)   1.0000   1.0000        0.0000   2000    0
+    warp             0.6123   0.8012        0.2100   2000    0
+"""
+
+from __future__ import annotations
+
+import math
+
+from bench.records import KIND_METRIC, Record
+
+
+def format_value(value: float | None, precision: int) -> str:
+    if value is None:
+        return "n/a"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{precision}f}"
+
+
+def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the summary table (strings, ready to print)."""
+    keys: dict[str, Record] = {}
+    models: dict[str, dict] = {}
+    for r in records:
+        info = models.setdefault(r.model, {"bound": r.reference_bound, "errors": set(), "n": 0,
+                                           "cells": {}, "note": None})
+        if r.kind == KIND_METRIC:
+            keys.setdefault(r.key, r)
+            info["cells"][r.key] = r
+            info["n"] = max(info["n"], r.n)
+        elif r.kind == "pair_error":
+            info["errors"].add(r.key)
+        else:
+            info["note"] = r.error
+    header = ["model"]
+    for key, r in keys.items():
+        arrow = "" if r.higher_is_better is None else (" ↑" if r.higher_is_better else " ↓")
+        unit = f" ({r.unit})" if r.unit else ""
+        header.append(f"{key}{unit}{arrow}")
+    header += ["pairs", "errors"]
+    rows = []
+    for model, info in models.items():
+        label = f"{model} (bound)" if info["bound"] else model
+        cells = [label]
+        for key in keys:
+            rec = info["cells"].get(key)
+            if rec is None:
+                cells.append("n/a")
+            else:
+                precision = int(rec.extra.get("precision", 4))
+                mark = "*" if rec.error else ""
+                cells.append(format_value(rec.value, precision) + mark)
+        cells += [str(info["n"]), str(len(info["errors"]))]
+        rows.append(cells)
+    return header, rows
+
+
+def summary_table(records: list[Record]) -> str:
+    header, rows = summary_rows(records)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if any(r.kind == KIND_METRIC and r.error for r in records):
+        lines.append("* incomplete: " + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
+    protocol = next((f"{r.protocol} v{r.protocol_version}" for r in records), None)
+    if protocol:
+        first = records[0]
+        lines.append(
+            f"protocol {protocol}; dataset {first.dataset} ({first.split}); "
+            f"pairs sha256 {first.pairs_sha256[:12]}; bounds are not methods"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""Shared fixtures: the real split files and published samples, and tiny datasets on disk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data (real split files and published samples); skip where it is absent."""
+    if not (SHARED_DATA / "pose-transfer-splits").is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the checkout)")
+    return SHARED_DATA
+
+
+def write_annotation_csv(path: Path, keypoints: dict[str, np.ndarray]) -> None:
+    """PATN annotation format from {name: (18, 2) (x, y)}."""
+    lines = ["name:keypoints_y:keypoints_x"]
+    for name, kp in keypoints.items():
+        ys = json.dumps([int(v) for v in kp[:, 1]])
+        xs = json.dumps([int(v) for v in kp[:, 0]])
+        lines.append(f"{name}: {ys}: {xs}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_pairs_csv(path: Path, pairs: list[tuple[str, str]]) -> None:
+    path.write_text("from,to\n" + "".join(f"{a},{b}\n" for a, b in pairs))
+
+
+def make_market_folder(root: Path, shared: Path, n_images: int = 12, size=(128, 64)) -> Path:
+    """A Market-layout folder: real keypoints of the first annotated test images, and
+    deterministic textured images (PNG content under .jpg names, like the synthetic set)."""
+    import pandas as pd
+
+    ann = pd.read_csv(shared / "pose-transfer-splits" / "market-annotation-test.csv", sep=":")
+    rows = []
+    for _, row in ann.iterrows():
+        ys, xs = json.loads(row["keypoints_y"]), json.loads(row["keypoints_x"])
+        if sum(v >= 0 for v in ys) >= 10:
+            rows.append((row["name"].strip(), np.stack([xs, ys], axis=1).astype(np.float32)))
+        if len(rows) == n_images:
+            break
+    (root / "test").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i, (name, _) in enumerate(rows):
+        base = rng.integers(30, 220, size=3)
+        img = (base[None, None, :] + 25 * np.sin(xx / (3 + i % 4) + i)[..., None]
+               + 15 * np.cos(yy / 5.0)[..., None] + rng.normal(0, 6, (h, w, 3)))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(root / "test" / name, "PNG")
+    keypoints = dict(rows)
+    write_annotation_csv(root / "market-annotation-test.csv", keypoints)
+    names = list(keypoints)
+    pairs = [(a, b) for a in names for b in names if a != b][:40]
+    write_pairs_csv(root / "market-pairs-test.csv", pairs)
+    return root
+
+
+@pytest.fixture
+def market_folder(tmp_path, shared_data) -> Path:
+    return make_market_folder(tmp_path / "market", shared_data)
