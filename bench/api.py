@@ -138,7 +138,7 @@ class _Evaluation:
     def step(self, batch: PairBatch | None, load_errors: list[PairError]) -> None:
         for run in self.models:
             self.pair_errors(run, load_errors)
-            if run.name in self.outputs._csv_writers and load_errors:
+            if load_errors:
                 self.outputs.write_pair_rows(
                     run.name, tuple(e.pair for e in load_errors), {},
                     {i: f"{e.stage}: {e.message}" for i, e in enumerate(load_errors)},

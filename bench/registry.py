@@ -61,6 +61,13 @@ class Registry(Generic[T]):
         for alias in aliases:
             self._aliases[alias] = name
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` and its aliases (plug-ins and tests that register temporarily)."""
+        key = self.canonical(name)
+        del self._entries[key]
+        for alias in self.aliases_of(key):
+            del self._aliases[alias]
+
     # -- lookup ------------------------------------------------------------------------
     def canonical(self, name: str) -> str:
         """The registered name behind ``name`` (resolving aliases), or UnknownNameError."""

@@ -51,3 +51,12 @@ def test_project_registries_resolve_pata_and_stay_lazy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"  # no model package imported to list the registries
+
+
+def test_unregister_removes_name_and_aliases():
+    reg = Registry("thing")
+    reg.register("alpha", "a")(1)
+    reg.unregister("a")
+    assert "alpha" not in reg and "a" not in reg
+    with pytest.raises(UnknownNameError):
+        reg.unregister("alpha")
