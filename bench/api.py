@@ -168,7 +168,9 @@ class _Evaluation:
             kept = batch if good.all() else batch.select(good)
             kept_images = images if good.all() else images[good]
             self.outputs.save_images(run.name, kept.pairs, kept_images)
-            scored_fake, scored_batch = self.protocol.prepare(kept_images, kept)
+            scored_fake, scored_batch = self.protocol.prepare(
+                kept_images, kept, self.split.files.spec.padded_width
+            )
             rows = np.flatnonzero(good)
             for metric in run.metrics:
                 per_pair = metric.update(scored_fake, scored_batch)

@@ -5,7 +5,7 @@ are only compared when they were computed the same way::
 
     from bench.protocols import PROTOCOLS
     protocol = PROTOCOLS.get("patn")
-    fake, batch = protocol.prepare(fake, batch)   # DeepFashion: both padded to 256 wide, white
+    fake, batch = protocol.prepare(fake, batch, padded_width=256)   # DeepFashion: white borders
 
 Metric-level choices (which SSIM window, which data range) are metrics of their own
 (``ssim`` is the legacy scikit-image 0.14.2 computation, ``ssim_fixed`` the modern one); the
@@ -28,13 +28,19 @@ class Protocol:
     name: str
     version: str
     description: str
-    pad_to_width: int | None = None  # pad narrower images left/right with white to this width
+    white_padding: bool = False  # pad to the dataset's ``padded_width`` (PATN's addBounding)
 
-    def prepare(self, fake: np.ndarray, batch: PairBatch) -> tuple[np.ndarray, PairBatch]:
-        """Apply the protocol's image preparation to generated images and the batch."""
-        if self.pad_to_width is None or fake.shape[2] >= self.pad_to_width:
+    def prepare(
+        self, fake: np.ndarray, batch: PairBatch, padded_width: int | None = None
+    ) -> tuple[np.ndarray, PairBatch]:
+        """Apply the protocol's preparation to generated images and the batch.
+
+        ``padded_width`` is the dataset's legacy frame width (256 for DeepFashion's 176-wide
+        crops, None for Market); it only matters to protocols with ``white_padding``.
+        """
+        if not self.white_padding or padded_width is None or fake.shape[2] >= padded_width:
             return fake, batch
-        total = self.pad_to_width - fake.shape[2]
+        total = padded_width - fake.shape[2]
         left = total // 2
         pad = ((0, 0), (0, 0), (left, total - left), (0, 0))
 
@@ -67,7 +73,7 @@ PATN = Protocol(
         "masks from the target keypoints. Generated images are kept lossless (PNG), unlike "
         "PATN's JPEG result strips."
     ),
-    pad_to_width=256,
+    white_padding=True,
 )
 MODERN = Protocol(
     name="modern",

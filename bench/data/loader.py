@@ -1,0 +1,95 @@
+"""Stream evaluated pairs as decoded batches; a pair that cannot be loaded becomes an error.
+
+    for batch, errors in iter_batches(split, pairs, batch_size=32):
+        ...   # batch: PairBatch of the loadable pairs; errors: [PairError] for the others
+
+Images are decoded with PIL in a small thread pool (decoding releases the GIL), one batch
+ahead of the consumer, so decoding overlaps with generation and scoring. Memory stays at a
+couple of batches whatever the number of pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from bench.data.split import Split
+from bench.types import Pair, PairBatch
+
+
+@dataclass(frozen=True)
+class PairError:
+    """A pair that produced no value at some stage, and why."""
+
+    pair: Pair
+    stage: str  # "load", "generate" or "score"
+    message: str
+    file: str | None = None
+
+
+def read_image(path, size: tuple[int, int]) -> np.ndarray:
+    """Decode an image file to uint8 (H, W, 3) RGB; ValueError naming the problem."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except FileNotFoundError:
+        raise ValueError("file does not exist") from None
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"corrupt or unreadable image ({exc})") from None
+    arr = np.asarray(rgb, dtype=np.uint8)
+    if arr.shape[:2] != tuple(size):
+        raise ValueError(
+            f"image is {arr.shape[0]}x{arr.shape[1]} (HxW), expected {size[0]}x{size[1]}"
+        )
+    return arr
+
+
+def _load_pair(split: Split, pair: Pair):
+    problem = split.pair_problem(pair)
+    if problem is not None:
+        return PairError(pair, "load", problem)
+    images = []
+    for name in (pair.src, pair.tgt):
+        path = split.files.image_dir / name
+        try:
+            images.append(read_image(path, split.files.size))
+        except ValueError as exc:
+            return PairError(pair, "load", f"{path}: {exc}", file=str(path))
+    return images
+
+
+def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor):
+    loaded = list(pool.map(lambda p: _load_pair(split, p), pairs))
+    ok = [(p, r) for p, r in zip(pairs, loaded) if not isinstance(r, PairError)]
+    errors = [r for r in loaded if isinstance(r, PairError)]
+    if not ok:
+        return None, errors
+    kp = split.keypoints
+    batch = PairBatch(
+        pairs=tuple(p for p, _ in ok),
+        src_img=np.stack([r[0] for _, r in ok]),
+        tgt_img=np.stack([r[1] for _, r in ok]),
+        src_kpts=np.stack([kp[p.src] for p, _ in ok]).astype(np.float32),
+        tgt_kpts=np.stack([kp[p.tgt] for p, _ in ok]).astype(np.float32),
+    )
+    return batch, errors
+
+
+def iter_batches(
+    split: Split, pairs: tuple[Pair, ...], batch_size: int = 32, workers: int = 2
+) -> Iterator[tuple[PairBatch | None, list[PairError]]]:
+    """Yield ``(batch or None, errors)`` per chunk of ``batch_size`` pairs, in pair order."""
+    chunks = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, ThreadPoolExecutor(1) as ahead:
+        pending: Future | None = None
+        for i in range(len(chunks)):
+            if pending is None:
+                pending = ahead.submit(_load_batch, split, chunks[i], pool)
+            current = pending.result()
+            pending = ahead.submit(_load_batch, split, chunks[i + 1], pool) if i + 1 < len(chunks) else None
+            yield current

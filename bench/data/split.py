@@ -1,0 +1,124 @@
+"""A validated split: pair list and keypoints, checked before any work starts.
+
+    split = load_split(files)            # DataError: unannotated pair names, with line numbers
+    pairs = split.select(limit=100)      # first 100 pairs in file order
+    pairs = split.select(subset=500, seed=1)   # a reproducible random sample, file order kept
+    pairs_sha256(pairs)                  # goes on every record
+
+Problems that only concern some pairs (an image file missing from the folder, keypoints
+outside the frame) do not stop the run: they are listed in ``split.pair_problems`` and each
+affected pair becomes a per-pair error record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.data.annotations import read_annotations, read_pairs
+from bench.data.datasets import DatasetFiles
+from bench.errors import DataError
+from bench.keypoints import MISSING
+from bench.types import Pair
+
+
+@dataclass(frozen=True)
+class Split:
+    files: DatasetFiles
+    pairs: tuple[Pair, ...]  # the whole split in file order
+    keypoints: dict[str, np.ndarray]  # image name -> (18, 2) (x, y) in image coordinates
+    image_problems: dict[str, str] = field(default_factory=dict)  # image name -> reason
+
+    def select(
+        self, limit: int | None = None, subset: int | None = None, seed: int = 0
+    ) -> tuple[Pair, ...]:
+        """The pairs to evaluate: all, the first ``limit``, or a seeded ``subset`` sample."""
+        if limit is not None and subset is not None:
+            raise DataError("--limit and --subset are exclusive: choose one")
+        pairs = self.pairs
+        for flag, value in (("--limit", limit), ("--subset", subset)):
+            if value is not None and value < 1:
+                raise DataError(f"{flag} must be a positive number of pairs, got {value}")
+        if limit is not None:
+            chosen = pairs[:limit]
+        elif subset is not None:
+            if subset >= len(pairs):
+                chosen = pairs
+            else:
+                rng = np.random.default_rng(seed)
+                idx = np.sort(rng.choice(len(pairs), size=subset, replace=False))
+                chosen = tuple(pairs[i] for i in idx)
+        else:
+            chosen = pairs
+        return tuple(Pair(p.src, p.tgt, i) for i, p in enumerate(chosen))
+
+    def pair_problem(self, pair: Pair) -> str | None:
+        """Why ``pair`` cannot be evaluated (missing image, keypoints off-frame), or None."""
+        for name in (pair.src, pair.tgt):
+            if name in self.image_problems:
+                return self.image_problems[name]
+        return None
+
+
+def pairs_sha256(pairs: tuple[Pair, ...] | list[Pair]) -> str:
+    """sha256 of the evaluated pair list, in order (``from,to`` lines)."""
+    digest = hashlib.sha256()
+    for p in pairs:
+        digest.update(f"{p.src},{p.tgt}\n".encode())
+    return digest.hexdigest()
+
+
+def _frame_problem(name: str, kpts: np.ndarray, files: DatasetFiles) -> str | None:
+    h, w = files.size
+    m = files.frame_margin_x
+    have = (kpts[:, 0] != MISSING) & (kpts[:, 1] != MISSING)
+    x, y = kpts[:, 0], kpts[:, 1]
+    bad = have & ((x < -m) | (x >= w + m) | (y < 0) | (y >= h))
+    if not bad.any():
+        return None
+    j = int(np.flatnonzero(bad)[0])
+    return (
+        f"keypoint {j} of {name} at (x={x[j]:g}, y={y[j]:g}) lies outside the {h}x{w} frame "
+        f"({files.annotations_file.name})"
+    )
+
+
+def load_split(files: DatasetFiles, check_images: bool = True) -> Split:
+    """Read and validate the pair and annotation files of a located split."""
+    rows = read_pairs(files.pairs_file)
+    annotations = read_annotations(files.annotations_file)
+    unannotated = [(line, n) for s, t, line in rows for n in (s, t) if n not in annotations]
+    if unannotated:
+        shown = "\n".join(f"    line {line}: {n}" for line, n in unannotated[:5])
+        more = f"\n    ... and {len(unannotated) - 5} more" if len(unannotated) > 5 else ""
+        raise DataError(
+            f"{files.pairs_file}: {len(unannotated)} pair entries name images that have no row "
+            f"in {files.annotations_file.name}:\n{shown}{more}"
+        )
+    keypoints: dict[str, np.ndarray] = {}
+    problems: dict[str, str] = {}
+    needed = {n for s, t, _ in rows for n in (s, t)}
+    for name in needed:
+        kpts = annotations[name].copy()
+        if files.kpt_shift_x:
+            have = kpts[:, 0] != MISSING
+            kpts[have, 0] += files.kpt_shift_x
+        keypoints[name] = kpts
+        problem = _frame_problem(name, kpts, files)
+        if problem:
+            problems[name] = problem
+    if check_images:
+        on_disk = {p.name for p in files.image_dir.iterdir()}
+        missing = sorted(n for n in needed if n not in on_disk)
+        if len(missing) == len(needed):
+            raise DataError(
+                f"none of the {len(needed)} images named in {files.pairs_file.name} is in "
+                f"{files.image_dir} (e.g. {missing[0]}); is --data-root the folder that holds "
+                f"{files.image_dir.name}/ and the CSV files?"
+            )
+        for name in missing:
+            problems[name] = f"image file {files.image_dir / name} does not exist"
+    pairs = tuple(Pair(s, t, i) for i, (s, t, _) in enumerate(rows))
+    return Split(files=files, pairs=pairs, keypoints=keypoints, image_problems=problems)
