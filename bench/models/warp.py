@@ -2,17 +2,26 @@
 
 Every body part (torso, head and neck, upper/lower arms and legs) is a region over the target
 skeleton: a tapered box along the spine for the torso, a disc plus a neck capsule for the head,
-and capsules around each bone for the limbs, with widths proportional to the body size. For
-every part present in both poses a transform target -> source is estimated from the shared
-joints (a regularised least-squares affine for the torso, a similarity for the head, and an
-along-bone/across-bone frame map for each limb, so a foreshortened limb keeps its width). Target
-pixels inside the part are mapped back into the source image and sampled bilinearly; parts are
-painted back to front (torso, legs, arms, head) with anti-aliased edges, and each part is
-trimmed to the source silhouette (pixels that differ from the estimated source background).
+and capsules around each bone for the limbs, with widths proportional to the body size (about
+the shoulder-joint distance). For every part present in both poses a transform target ->
+source is estimated from the shared joints: a least-squares affine regularised towards a
+similarity for the torso, a similarity for the head, and for each limb a map of the bone onto
+the bone that scales along the bone by the length ratio and across it by the body-size ratio
+(so a foreshortened limb keeps its width). Target pixels are mapped back into the source and
+sampled bilinearly (``grid_sample``); parts are painted back to front (torso, legs, arms,
+head) with anti-aliased edges.
+
+On the source side each pixel is owned by one part (the front-most part whose region holds
+it, else the nearest), so a part never copies a neighbour's pixels; torso and legs are sampled
+from a copy of the source with the arms inpainted, so an arm lying over the torso in the source
+does not stay printed on it when the arm moves. A silhouette (source pixels that differ from
+the estimated background) trims the parts, and within ``reach`` body scales around the parts
+the nearest part carries that silhouette along (hair, loose clothes, bags).
 
 Pixels no part covers show the source background: the source image with its body region
-(the source skeleton's parts, dilated) filled in from the surrounding pixels by push-pull
-inpainting. Pairs without a shared torso joint fall back to a global similarity warp of the
+filled in from the surrounding pixels by push-pull inpainting. Target joints missing because
+they fall outside the frame (close-ups) are placed from the source through the torso's
+transform. Pairs without a shared torso joint fall back to a global similarity warp of the
 whole source image over the joints the two poses share, or to the source image itself when
 fewer than two joints are shared. Missing (-1), non-finite and out-of-frame keypoints are
 handled; the output never contains NaN.
@@ -59,16 +68,16 @@ class _Limb:
 
 # Body scale s ~ the distance between the shoulder joints of a frontal person (~35 cm).
 LEGS = (
-    _Limb("r_thigh", R_HIP, R_KNE, 0.26, 0.0),
-    _Limb("r_shin", R_KNE, R_ANK, 0.20, 0.20),
-    _Limb("l_thigh", L_HIP, L_KNE, 0.26, 0.0),
-    _Limb("l_shin", L_KNE, L_ANK, 0.20, 0.20),
+    _Limb("r_thigh", R_HIP, R_KNE, 0.23, 0.0),
+    _Limb("r_shin", R_KNE, R_ANK, 0.18, 0.20),
+    _Limb("l_thigh", L_HIP, L_KNE, 0.23, 0.0),
+    _Limb("l_shin", L_KNE, L_ANK, 0.18, 0.20),
 )
 ARMS = (
-    _Limb("r_upper_arm", R_SHO, R_ELB, 0.19, 0.0),
-    _Limb("r_forearm", R_ELB, R_WRI, 0.16, 0.22),
-    _Limb("l_upper_arm", L_SHO, L_ELB, 0.19, 0.0),
-    _Limb("l_forearm", L_ELB, L_WRI, 0.16, 0.22),
+    _Limb("r_upper_arm", R_SHO, R_ELB, 0.16, 0.0),
+    _Limb("r_forearm", R_ELB, R_WRI, 0.14, 0.22),
+    _Limb("l_upper_arm", L_SHO, L_ELB, 0.16, 0.0),
+    _Limb("l_forearm", L_ELB, L_WRI, 0.14, 0.22),
 )
 
 # (joint a, joint b, typical |ab| / s): estimates of the body scale from one segment. The torso
@@ -82,6 +91,9 @@ _SCALE_OTHER = ((R_SHO, R_ELB, 0.85), (L_SHO, L_ELB, 0.85), (R_ELB, R_WRI, 0.8),
 
 _ARM_NAMES = frozenset(limb.name for limb in ARMS)
 _BACK_NAMES = frozenset({"torso"} | {limb.name for limb in LEGS})
+
+# How far beyond each kind of part the source silhouette is carried, relative to ``reach``.
+_REACH = {"torso": 1.0, "head": 0.8, "limb": 0.4}
 
 _EPS = 1e-6
 
@@ -218,7 +230,7 @@ def _torso_region(kp, pres, s, grow):
             out = np.where(pres[:, j], np.maximum(out, np.abs(((kp[:, j] - c) * v).sum(-1))), out)
         return np.where(out >= 0, out, default)
 
-    w0 = np.maximum(half_width(R_SHO, L_SHO, top, 0.5 * s), 0.3 * s) + (0.15 + grow) * s
+    w0 = np.maximum(half_width(R_SHO, L_SHO, top, 0.5 * s), 0.3 * s) + (0.05 + grow) * s
     w1 = np.maximum(half_width(R_HIP, L_HIP, bot, 0.3 * s), 0.22 * s) + (0.2 + grow) * s
     a0 = -(0.12 + grow) * s
     a1 = length + (0.15 + grow) * s
@@ -269,6 +281,41 @@ def _limb_transform(kt, ks, limb, rho):
     return _affine(A, kt[:, limb.a], ks[:, limb.a])
 
 
+# Joints placed from the source when missing from the target, each after its parent:
+# (joint, parent or -1 for the torso itself).
+_IMPUTE = ((NECK, -1), (R_SHO, -1), (L_SHO, -1), (R_HIP, -1), (L_HIP, -1),
+           (R_ELB, R_SHO), (L_ELB, L_SHO), (R_KNE, R_HIP), (L_KNE, L_HIP),
+           (R_WRI, R_ELB), (L_WRI, L_ELB), (R_ANK, R_KNE), (L_ANK, L_KNE))
+
+
+def _impute_out_of_frame(kt, pt, ks, ps, A, mt, ms, st, size, ok):
+    """Fill in target joints that are missing because they lie outside the frame.
+
+    A joint missing from the target but present in the source is placed by carrying the source
+    joint (or its offset from its parent joint) into the target through the inverse of the
+    torso's transform. It is kept only where it lands outside the frame (close-ups cut off at
+    the knees): a joint that would be inside the frame is missing for another reason
+    (occlusion), and stays missing.
+    """
+    h, w = size
+    kt, pt = kt.copy(), pt.copy()
+    inv = np.linalg.inv(A)
+    margin = 0.15 * st
+    for j, parent in _IMPUTE:
+        if parent < 0:
+            cand = np.einsum("nij,nj->ni", inv, ks[:, j] - ms) + mt
+            avail = ok & ps[:, j]
+        else:
+            cand = kt[:, parent] + np.einsum("nij,nj->ni", inv, ks[:, j] - ks[:, parent])
+            avail = ok & ps[:, j] & ps[:, parent] & pt[:, parent]
+        outside = ((cand[:, 0] < margin) | (cand[:, 0] > w - 1 - margin)
+                   | (cand[:, 1] < margin) | (cand[:, 1] > h - 1 - margin))
+        use = avail & ~pt[:, j] & outside
+        kt[:, j] = np.where(use[:, None], cand, kt[:, j])
+        pt[:, j] = pt[:, j] | use
+    return kt, pt
+
+
 # --------------------------------------------------------------------------------------------
 # Pixel operations (torch, vectorised over batch and pixels)
 # --------------------------------------------------------------------------------------------
@@ -277,17 +324,17 @@ def _col(x: np.ndarray, dev) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x, dtype=np.float32), device=dev)[:, None, None]
 
 
-def _capsule_alpha(px, py, a, b, r, dev):
+def _capsule_sd(px, py, a, b, r, dev):
+    """Signed distance (pixels, positive inside) to capsules of radius r around segments ab."""
     ax, ay, bx, by = (_col(v, dev) for v in (a[:, 0], a[:, 1], b[:, 0], b[:, 1]))
     ex, ey = bx - ax, by - ay
     dx, dy = px - ax, py - ay
     t = ((dx * ex + dy * ey) / (ex * ex + ey * ey).clamp_min(_EPS)).clamp(0.0, 1.0)
     qx, qy = dx - t * ex, dy - t * ey
-    dist = torch.sqrt(qx * qx + qy * qy)
-    return (_col(r, dev) + 0.5 - dist).clamp(0.0, 1.0)
+    return _col(r, dev) - torch.sqrt(qx * qx + qy * qy)
 
 
-def _torso_alpha(px, py, reg, dev):
+def _torso_sd(px, py, reg, dev):
     tx, ty = _col(reg["top"][:, 0], dev), _col(reg["top"][:, 1], dev)
     ux, uy = _col(reg["u"][:, 0], dev), _col(reg["u"][:, 1], dev)
     dx, dy = px - tx, py - ty
@@ -295,24 +342,56 @@ def _torso_alpha(px, py, reg, dev):
     b = (dx * uy - dy * ux).abs()
     w0, w1 = _col(reg["w0"], dev), _col(reg["w1"], dev)
     hw = w0 + (w1 - w0) * (a / _col(reg["length"], dev)).clamp(0.0, 1.0)
-    sd = torch.minimum(torch.minimum(a - _col(reg["a0"], dev), _col(reg["a1"], dev) - a), hw - b)
-    return (sd + 0.5).clamp(0.0, 1.0)
+    return torch.minimum(torch.minimum(a - _col(reg["a0"], dev), _col(reg["a1"], dev) - a), hw - b)
 
 
-def _head_alpha(px, py, reg, dev):
-    disc = _capsule_alpha(px, py, reg["c"], reg["c"], reg["r"], dev)
-    neck = _capsule_alpha(px, py, reg["neck"], reg["c"], reg["rn"], dev)
-    return torch.maximum(disc, neck * (_col(reg["rn"], dev) > 0))
+def _head_sd(px, py, reg, dev):
+    disc = _capsule_sd(px, py, reg["c"], reg["c"], reg["r"], dev)
+    neck = _capsule_sd(px, py, reg["neck"], reg["c"], reg["rn"], dev)
+    return torch.where(_col(reg["rn"], dev) > 0, torch.maximum(disc, neck), disc)
 
 
-def _region_alpha(kind, px, py, reg, dev):
+_FAR = -1e4  # signed distance of a part that is not there
+
+
+def _region_sd(kind, px, py, reg, dev):
+    """(N, 1, H, W) signed distance to the part's region; ``_FAR`` where the part is invalid."""
     if kind == "torso":
-        alpha = _torso_alpha(px, py, reg, dev)
+        sd = _torso_sd(px, py, reg, dev)
     elif kind == "head":
-        alpha = _head_alpha(px, py, reg, dev)
+        sd = _head_sd(px, py, reg, dev)
     else:
-        alpha = _capsule_alpha(px, py, reg["a"], reg["b"], reg["r"], dev)
-    return alpha * _col(reg["valid"], dev)
+        sd = _capsule_sd(px, py, reg["a"], reg["b"], reg["r"], dev)
+    return torch.where(_col(reg["valid"], dev) > 0, sd, _FAR)[:, None]
+
+
+def _ownership(sds: list[torch.Tensor], order, tol: float = 1.0) -> dict[int, torch.Tensor]:
+    """Which source pixels each part of ``order`` owns, as float masks.
+
+    A pixel inside some part's region belongs to the last such part of ``order`` (the
+    front-most); a pixel outside all regions to the nearest part. ``tol`` pixels of overlap
+    between neighbours avoid seams when the masks are resampled.
+    """
+    order = list(order)
+    if not order:
+        return {}
+    suffix, top = {}, None
+    for i in reversed(order):
+        suffix[i] = top
+        top = sds[i] if top is None else torch.maximum(top, sds[i])
+    inside_any = top > 0
+    own = {}
+    for i in order:
+        front = sds[i] > -tol
+        if suffix[i] is not None:
+            front = front & (suffix[i] < tol)
+        own[i] = torch.where(inside_any, front, sds[i] >= top - tol).float()
+    return own
+
+
+def _alpha(sd):
+    """Anti-aliased coverage of a region from its signed distance."""
+    return (sd + 0.5).clamp(0.0, 1.0)
 
 
 def _push_pull(img: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
@@ -356,18 +435,21 @@ class Warp:
     """Piecewise-affine warping of body parts from the source to the target skeleton."""
 
     name = "warp"
+    sees_target = False
     provenance = Provenance(
         paper="training-free piecewise-affine warping baseline (this project)",
         notes="per-part affine warps of the source image over an inpainted source background",
     )
 
     #: pairs processed per internal chunk (bounds memory; results do not depend on it)
-    chunk_pixels = 1 << 21
+    chunk_pixels = 1 << 19
 
-    def __init__(self, spec: ModelSpec, silhouette: bool = True, occlusion: bool = True) -> None:
+    def __init__(self, spec: ModelSpec, silhouette: bool = True, occlusion: bool = True,
+                 reach: float = 0.3) -> None:
         self.spec = spec
         self.silhouette = silhouette  # trim parts to the source silhouette
         self.occlusion = occlusion  # sample torso and legs from a source with the arms removed
+        self.reach = reach  # how far (body scales) the silhouette may extend beyond the parts
         self._module = NoParameters()
 
     @property
@@ -407,68 +489,97 @@ class Warp:
 
         # ---- parts: target regions, source regions (for the background) and transforms ----
         parts = []  # (name, kind, target region, source region, target->source matrix)
-        tor_t = _torso_region(kt, pt, st, 0.0)
-        tor_s = _torso_region(ks, ps, ss, 0.12)
         wts = shared[:, TORSO_FIT].astype(np.float64)
         A0, _, _ = _fit_similarity(kt[:, TORSO_FIT], ks[:, TORSO_FIT], wts, rho, 0.5, 2.0,
                                    (0.2 * st) ** 2)
         A, mt, ms = _fit_affine(kt[:, TORSO_FIT], ks[:, TORSO_FIT], wts, A0, 0.1)
         A = _clamp_singular(A, rho, 0.4, 2.5)
         torso_ok = wts.sum(1) > 0
+        kt, pt = _impute_out_of_frame(kt, pt, ks, ps, A, mt, ms, st, size, torso_ok)
+        tor_t = _torso_region(kt, pt, st, 0.0)
+        tor_s = _torso_region(ks, ps, ss, 0.0)
         tor_t["valid"] = tor_t["valid"] & torso_ok
         parts.append(("torso", "torso", tor_t, tor_s, _affine(A, mt, ms)))
 
         for limb in (*LEGS, *ARMS):
             reg_t = _limb_region(kt, pt, st, limb, 0.0)
             reg_t["valid"] = reg_t["valid"] & ps[:, limb.a] & ps[:, limb.b] & torso_ok
-            parts.append((limb.name, "limb", reg_t, _limb_region(ks, ps, ss, limb, 0.1),
+            parts.append((limb.name, "limb", reg_t, _limb_region(ks, ps, ss, limb, 0.0),
                           _limb_transform(kt, ks, limb, rho)))
 
         head_t = _head_region(kt, pt, st, tor_t["u"], 0.0)
-        head_s = _head_region(ks, ps, ss, tor_s["u"], 0.1)
+        head_s = _head_region(ks, ps, ss, tor_s["u"], 0.0)
         wh = shared[:, HEAD_FIT].astype(np.float64)
         A, mt, ms = _fit_similarity(kt[:, HEAD_FIT], ks[:, HEAD_FIT], wh, rho, 0.65, 1.5,
                                     (0.12 * st) ** 2)
         head_t["valid"] = head_t["valid"] & (wh.sum(1) > 0) & torso_ok
         parts.append(("head", "head", head_t, head_s, _affine(A, mt, ms)))
 
-        # ---- source layers: background with the body inpainted, and a torso/legs layer with
-        # the arms inpainted (arms often lie over the torso in the source) ----
+        # ---- source side: signed distances to the source parts, their ownership of pixels
+        # (the front-most part whose region holds the pixel, else the nearest part), the
+        # background with the body inpainted, and the silhouette ----
+        reach_s = [_col(self.reach * _REACH[kind] * ss, dev)[:, None] for _, kind, *_ in parts]
+        reach_t = [_col(self.reach * _REACH[kind] * st, dev)[:, None] for _, kind, *_ in parts]
+        sd_src = [_region_sd(kind, px, py, reg_s, dev) for _, kind, _, reg_s, _ in parts]
         body = torch.zeros((n, 1, h, w), device=dev)
+        for sd, reach in zip(sd_src, reach_s, strict=True):
+            body = torch.maximum(body, _alpha(sd + reach))
+        own_front = _ownership(sd_src, range(len(parts)))
+        back = [i for i, part in enumerate(parts) if part[0] in _BACK_NAMES]
+        own_back = _ownership(sd_src, back) if self.occlusion else own_front
         arms = torch.zeros((n, 1, h, w), device=dev)
-        for name, kind, _, reg_s, _ in parts:
-            if reg_s["valid"].any():
-                alpha = _region_alpha(kind, px, py, reg_s, dev)[:, None]
-                body = torch.maximum(body, alpha)
-                if name in _ARM_NAMES:
-                    arms = torch.maximum(arms, alpha)
-        body = F.max_pool2d(body, 3, stride=1, padding=1)
+        in_back = torch.zeros((n, 1, h, w), device=dev)
+        for i, part in enumerate(parts):
+            if part[0] in _ARM_NAMES:
+                arms = torch.maximum(arms, _alpha(sd_src[i]))
+            elif part[0] in _BACK_NAMES:
+                in_back = torch.maximum(in_back, _alpha(sd_src[i]))
+
         bg = _push_pull(img, 1.0 - body)
         if self.silhouette:
             diff = (img - bg).abs().amax(1, keepdim=True)
             fg = ((diff - 0.03) / 0.07).clamp(0.0, 1.0) * body
             fg = F.max_pool2d(fg, 3, stride=1, padding=1)
-            # Where the source is known background, it is a better guess than the inpainting.
+            # Where the source shows background, it is a better guess than the inpainting.
             bg = img + fg * (bg - img)
         else:
-            fg = torch.ones((n, 1, h, w), device=dev)
+            fg = body
         ones = torch.ones((n, 1, h, w), device=dev)
-        src_front = torch.cat([img, fg, ones], 1)
-        src_back = src_front
+        img_back, fg_back = img, fg
         if self.occlusion and bool((arms > 0).any()):
-            src_back = torch.cat([_push_pull(img, 1.0 - arms * fg), fg, ones], 1)
+            # Behind an arm the torso or a leg continues only inside its own region.
+            img_back = _push_pull(img, 1.0 - arms * fg)
+            fg_back = fg * (1.0 - arms * (1.0 - in_back))
 
-        # ---- paint the parts back to front over the background ----
-        out = bg.clone()
-        for name, kind, reg_t, _, M in parts:
+        # ---- target side: the parts' regions painted back to front; around them (up to their
+        # reach) the nearest part carries the source silhouette (hair, loose clothes, bags) ----
+        inner_c = torch.zeros((n, 3, h, w), device=dev)  # premultiplied colour
+        inner_a = torch.zeros((n, 1, h, w), device=dev)
+        best_sd = torch.full((n, 1, h, w), _FAR, device=dev)
+        best_c = torch.zeros((n, 3, h, w), device=dev)  # colour and silhouette of the nearest
+        best_s = torch.zeros((n, 1, h, w), device=dev)
+        for i, (name, kind, reg_t, _, M) in enumerate(parts):
             if not reg_t["valid"].any():
                 continue
-            alpha = _region_alpha(kind, px, py, reg_t, dev)[:, None]
-            smp = _sample(src_back if name in _BACK_NAMES else src_front, M, px, py, size, dev)
-            cover = smp[:, 4:5]
+            if name in _BACK_NAMES:
+                src = torch.cat([img_back, fg_back * own_back[i], ones], 1)
+            else:
+                src = torch.cat([img, fg * own_front[i], ones], 1)
+            smp = _sample(src, M, px, py, size, dev)
+            cover = smp[:, 4:5]  # < 1 where the sample falls (partly) outside the source frame
             color = smp[:, :3] / cover.clamp_min(1e-3)
-            alpha = alpha * smp[:, 3:4].clamp(0.0, 1.0) * (cover > 1e-3)
-            out = out + alpha * (color - out)
+            sil = smp[:, 3:4].clamp(0.0, 1.0) * (cover > 1e-3)
+            sd = _region_sd(kind, px, py, reg_t, dev)
+            alpha = _alpha(sd) * sil
+            inner_c.mul_(1.0 - alpha).add_(alpha * color)
+            inner_a.mul_(1.0 - alpha).add_(alpha)
+            sd.add_(reach_t[i])
+            nearer = sd > best_sd
+            best_sd = torch.where(nearer, sd, best_sd)
+            best_c = torch.where(nearer, color, best_c)
+            best_s = torch.where(nearer, sil, best_s)
+        out = bg + (best_s * _alpha(best_sd)) * (best_c - bg)
+        out = inner_c + (1.0 - inner_a) * out
 
         # ---- pairs without a shared torso joint: global similarity, or the source itself ----
         fallback = ~torso_ok
