@@ -1,0 +1,44 @@
+"""The pose-estimator interface: uint8 images in, (x, y) keypoints out, -1 where not found.
+
+Every estimator (the synthetic set's marker detector, later OpenPose CSVs or Keypoint R-CNN)
+returns keypoints in the convention of :mod:`bench.keypoints`::
+
+    import numpy as np
+    from bench.pose.base import PoseEstimator
+
+    class Nothing(PoseEstimator):
+        name, version = "nothing", "1"
+        def estimate(self, images):
+            images = self.check_images(images)
+            return np.full((len(images), 18, 2), -1, np.float32)
+
+    Nothing().estimate(np.zeros((2, 128, 64, 3), np.uint8)).shape     # (2, 18, 2)
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class PoseEstimator(ABC):
+    """Finds the 18 COCO joints of the person in each image."""
+
+    name: str = ""
+    version: str = "1"
+
+    @abstractmethod
+    def estimate(self, images: np.ndarray) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, 18, 2) float32 (x, y); -1 in both for a missing joint."""
+
+    @staticmethod
+    def check_images(images: np.ndarray) -> np.ndarray:
+        """``images`` as a (N, H, W, 3) uint8 array, or ValueError saying what is wrong."""
+        if not isinstance(images, np.ndarray):
+            raise ValueError(f"images must be a numpy array, got {type(images).__name__}")
+        if images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8 (0..255, as saved to disk), got {images.dtype}")
+        if images.ndim != 4 or images.shape[-1] != 3:
+            raise ValueError(f"images must have shape (N, H, W, 3) RGB, got {images.shape}")
+        return images
