@@ -11,7 +11,10 @@ import time
 
 
 class Progress:
-    def __init__(self, total: int, desc: str, enabled: bool = True, every_s: float = 10.0) -> None:
+    def __init__(
+        self, total: int, desc: str, enabled: bool = True, every_s: float = 10.0,
+        unit: str = "pair",
+    ) -> None:
         self.total, self.desc, self.enabled = total, desc, enabled
         self.done = 0
         self._bar = None
@@ -20,7 +23,7 @@ class Progress:
         if enabled and sys.stderr.isatty():
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=desc, unit="pair", mininterval=0.5, file=sys.stderr)
+            self._bar = tqdm(total=total, desc=desc, unit=unit, mininterval=0.5, file=sys.stderr)
 
     def update(self, n: int) -> None:
         self.done += n
@@ -28,7 +31,7 @@ class Progress:
             self._bar.update(n)
         elif self.enabled:
             now = time.perf_counter()
-            if now - self._last >= self._every:
+            if now - self._last >= self._every or self.done == self.total:
                 self._last = now
                 rate = self.done / max(now - self._start, 1e-9)
                 print(f"  {self.desc}: {self.done}/{self.total} ({rate:.0f}/s)", file=sys.stderr, flush=True)

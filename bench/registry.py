@@ -13,7 +13,7 @@ first use, so ``import bench`` never imports a baseline's heavy dependencies::
 
     GENERATORS.get("pata")      # -> PATNAdapter (imported now)
     GENERATORS.get("patm")      # UnknownNameError: unknown model 'patm'; did you mean 'patn'?
-    GENERATORS.names("p*")      # ['patn']
+    GENERATORS.names("p*")      # ['patn'] (registration order)
 """
 
 from __future__ import annotations
@@ -92,8 +92,9 @@ class Registry(Generic[T]):
         return obj
 
     def names(self, pattern: str = "*") -> list[str]:
-        """Registered (canonical) names matching an fnmatch pattern, sorted."""
-        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+        """Registered (canonical) names matching an fnmatch pattern, in registration order
+        (manifests list related entries together, e.g. ``ssim`` before its variants)."""
+        return [n for n in self._entries if fnmatch.fnmatch(n, pattern)]
 
     def aliases_of(self, name: str) -> list[str]:
         return sorted(a for a, n in self._aliases.items() if n == name)

@@ -68,3 +68,15 @@ def make_market_folder(root: Path, shared: Path, n_images: int = 12, size=(128, 
 @pytest.fixture
 def market_folder(tmp_path, shared_data) -> Path:
     return make_market_folder(tmp_path / "market", shared_data)
+
+
+@pytest.fixture(scope="session")
+def synthetic_parent(tmp_path_factory) -> Path:
+    """The default synthetic set, generated once per test session into a temporary cache;
+    pass it as ``data_root`` for dataset 'synthetic'."""
+    from bench.data import DATASETS, synthetic_spec
+    from bench.data.synthetic import ensure_synthetic
+
+    parent = tmp_path_factory.mktemp("synthetic-cache")
+    ensure_synthetic(synthetic_spec(DATASETS.get("synthetic")), parent)
+    return parent

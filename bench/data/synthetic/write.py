@@ -41,6 +41,7 @@ from bench.data.synthetic.render import render_background_only, render_image
 from bench.data.synthetic.skeleton import sample_pose
 from bench.data.synthetic.spec import SyntheticSpec
 from bench.errors import DataError
+from bench.progress import Progress
 
 SPLITS = ("test", "train")
 MANIFEST = "manifest.json"
@@ -127,12 +128,8 @@ def write_synthetic(spec: SyntheticSpec, root: Path, progress: bool = False) -> 
     logic; use :func:`ensure_synthetic` for the cached, atomic version."""
     root = Path(root)
     counts: dict[str, dict[str, int]] = {}
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        total = sum(split_size(spec, s) for s in SPLITS)
-        bar = tqdm(total=total, desc=f"generating {spec.folder_name}", unit="img")
+    total = sum(split_size(spec, s) for s in SPLITS)
+    bar = Progress(total=total, desc=f"generating {spec.folder_name}", enabled=progress, unit="img")
     try:
         for split in SPLITS:
             image_dir = root / split
@@ -141,8 +138,7 @@ def write_synthetic(spec: SyntheticSpec, root: Path, progress: bool = False) -> 
             for item in iter_split(spec, split):
                 _save_png(item.image, image_dir / item.name)
                 annotations[item.name] = item.keypoints
-                if bar is not None:
-                    bar.update(1)
+                bar.update(1)
             names = sorted(annotations)
             lines = [ANNOTATION_HEADER] + [annotation_line(n, annotations[n]) for n in names]
             (root / f"market-annotation-{split}.csv").write_text("\n".join(lines) + "\n")
@@ -153,8 +149,7 @@ def write_synthetic(spec: SyntheticSpec, root: Path, progress: bool = False) -> 
             (root / f"market-pairs-{split}.csv").write_text("\n".join(rows) + "\n")
             counts[split] = {"images": len(names), "pairs": len(pairs)}
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     return counts
 
 
