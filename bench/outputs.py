@@ -64,7 +64,7 @@ class RunOutputs:
         if not self._save:
             return
         folder = self.run_dir / "images" / model
-        for pair, image in zip(pairs, images):
+        for pair, image in zip(pairs, images, strict=True):
             path = folder / image_file_name(pair)
             self._pending.append(self._pool.submit(Image.fromarray(image).save, path, "PNG"))
         done = [f for f in self._pending if f.done()]

@@ -77,8 +77,8 @@ def test_per_pair_values_average_to_the_record(market_folder, tmp_path):
 
 def test_scores_from_saved_images_equal_the_records(market_folder, tmp_path):
     """The metric layer sees exactly what is saved: re-scoring the PNGs gives the same values."""
-    from bench.metrics import METRICS as REGISTRY
     from bench.data import load_split, locate
+    from bench.metrics import METRICS as REGISTRY
     from bench.types import PairBatch
 
     result = run(_config(market_folder, tmp_path / "r", models=("source",)),

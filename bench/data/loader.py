@@ -65,7 +65,7 @@ def _load_pair(split: Split, pair: Pair):
 
 def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor):
     loaded = list(pool.map(lambda p: _load_pair(split, p), pairs))
-    ok = [(p, r) for p, r in zip(pairs, loaded) if not isinstance(r, PairError)]
+    ok = [(p, r) for p, r in zip(pairs, loaded, strict=True) if not isinstance(r, PairError)]
     errors = [r for r in loaded if isinstance(r, PairError)]
     if not ok:
         return None, errors

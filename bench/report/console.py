@@ -63,7 +63,7 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
 def summary_table(records: list[Record]) -> str:
     header, rows = summary_rows(records)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     if any(r.kind == KIND_METRIC and r.error for r in records):

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real split files and published samples, and tiny datasets on disk."""
+"""Shared fixtures of tests/ and benchmarks/: the real split files and published samples, and tiny datasets on disk."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
@@ -80,3 +80,20 @@ def synthetic_parent(tmp_path_factory) -> Path:
     parent = tmp_path_factory.mktemp("synthetic-cache")
     ensure_synthetic(synthetic_spec(DATASETS.get("synthetic")), parent)
     return parent
+
+
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run tests marked slow (tox and CI do)")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    skip_slow = pytest.mark.skip(reason="slow: run with --run-slow (tox and CI do)")
+    skip_gpu = pytest.mark.skip(reason="gpu: needs a CUDA device, none available here")
+    for item in items:
+        if "slow" in item.keywords and not config.getoption("--run-slow"):
+            item.add_marker(skip_slow)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(skip_gpu)

@@ -1,0 +1,23 @@
+"""The metric registry: every score the harness can compute, imported lazily by name.
+
+    from bench.metrics import METRICS
+    metric = METRICS.get("mask_ssim")(shared)   # -> bench.metrics.ssim.MaskSSIM instance
+
+``ssim`` / ``mask_ssim`` reproduce the published PATN protocol (scikit-image 0.14.2);
+``*_skimage`` are today's scikit-image; ``*_fixed`` use a data range of 255.
+"""
+
+from bench.registry import Registry
+
+METRICS: Registry = Registry("metric")
+
+METRICS.register_lazy("ssim", "bench.metrics.ssim:SSIM")
+METRICS.register_lazy("mask_ssim", "bench.metrics.ssim:MaskSSIM")
+METRICS.register_lazy("ssim_skimage", "bench.metrics.ssim:SSIMSkimage")
+METRICS.register_lazy("mask_ssim_skimage", "bench.metrics.ssim:MaskSSIMSkimage")
+METRICS.register_lazy("ssim_fixed", "bench.metrics.ssim:SSIMFixed")
+METRICS.register_lazy("mask_ssim_fixed", "bench.metrics.ssim:MaskSSIMFixed")
+METRICS.register_lazy("l1", "bench.metrics.pixel:L1")
+METRICS.register_lazy("psnr", "bench.metrics.pixel:PSNR")
+
+__all__ = ["METRICS"]

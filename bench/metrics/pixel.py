@@ -1,0 +1,94 @@
+"""Per-pixel scores of generated vs target images: PATN's "L1 score" and PSNR.
+
+Both are computed per pair on the uint8 images with exact integer sums and averaged over
+pairs::
+
+    from bench.metrics.pixel import L1, PSNR
+    l1, psnr = L1(), PSNR()
+    l1.update(fake, batch)      # {"l1": per-pair values}; fake (N, H, W, 3) uint8
+    l1.compute()                # {"l1": mean over pairs}, lower is better
+    psnr.compute()              # {"psnr": mean over pairs in dB}; +inf if a pair is identical
+
+* ``l1``: mean over pixels and channels of ``|2 (ref/255 - 0.5) - 2 (gen/255 - 0.5)|``, i.e. the
+  absolute difference on the [-1, 1] scale (PATN ``getMetrics``; computed as
+  ``2 * sum|ref - gen| / (255 * pixels)``).
+* ``psnr``: ``10 log10(255^2 / MSE)`` with the MSE over pixels and channels
+  (``skimage.metrics.peak_signal_noise_ratio(ref, gen, data_range=255)``). Identical images give
+  ``+inf``, kept as is: the mean over pairs is then ``+inf`` too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench.metrics.ssim import check_update_args
+from bench.types import Metric, PairBatch
+
+
+def abs_diff_sums(ref: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """Per-image ``sum |ref - gen|`` of uint8 (N, ...) arrays, exact (int64)."""
+    diff = np.maximum(ref, gen)
+    diff -= np.minimum(ref, gen)  # |a - b| without leaving uint8
+    return diff.reshape(len(diff), -1).sum(axis=1, dtype=np.int64)
+
+
+def squared_diff_sums(ref: np.ndarray, gen: np.ndarray) -> np.ndarray:
+    """Per-image ``sum (ref - gen)^2`` of uint8 (N, ...) arrays, exact (int64)."""
+    diff = np.maximum(ref, gen)
+    diff -= np.minimum(ref, gen)
+    d = diff.reshape(len(diff), -1).astype(np.int32)
+    return np.einsum("ij,ij->i", d, d, dtype=np.int64)
+
+
+class L1(Metric):
+    """PATN's L1 score: per pair mean ``|2 (ref/255 - 0.5) - 2 (gen/255 - 0.5)|`` over pixels and
+    channels (values in [0, 2]); mean over pairs; lower is better."""
+
+    name = "l1"
+    version = "patn-l1"
+    higher_is_better = False
+    description = "mean absolute difference on the [-1, 1] scale (PATN 'L1 score')"
+
+    def reset(self) -> None:
+        self._sum = 0.0
+        self._n = 0
+
+    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
+        check_update_args(fake, batch)
+        pixels = int(np.prod(fake.shape[1:]))
+        values = abs_diff_sums(batch.tgt_img, fake) * (2.0 / 255.0) / pixels
+        self._sum += float(values.sum())
+        self._n += len(values)
+        return {self.name: values}
+
+    def compute(self) -> dict[str, float]:
+        return {self.name: self._sum / self._n if self._n else float("nan")}
+
+
+class PSNR(Metric):
+    """Per pair ``10 log10(255^2 / MSE)`` (scikit-image ``peak_signal_noise_ratio`` with
+    ``data_range=255``); mean over pairs; +inf for identical images (not clamped)."""
+
+    name = "psnr"
+    version = "skimage-psnr-range255"
+    higher_is_better = True
+    unit = "dB"
+    description = "peak signal-to-noise ratio, data range 255"
+
+    def reset(self) -> None:
+        self._sum = 0.0
+        self._n = 0
+
+    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
+        check_update_args(fake, batch)
+        pixels = int(np.prod(fake.shape[1:]))
+        mse = squared_diff_sums(batch.tgt_img, fake) / pixels
+        values = np.full(len(mse), np.inf)
+        nz = mse > 0
+        values[nz] = 10 * np.log10((255.0**2) / mse[nz])
+        self._sum += float(values.sum())
+        self._n += len(values)
+        return {self.name: values}
+
+    def compute(self) -> dict[str, float]:
+        return {self.name: self._sum / self._n if self._n else float("nan")}

@@ -1,0 +1,471 @@
+"""SSIM and mask-SSIM, as PATN / Def-GAN computed them and as today's scikit-image does.
+
+Six registered metrics (PROTOCOL.md 3.3, 3.4), all on uint8 RGB images, reference = target,
+SSIM per channel then the mean of the channels, per pair; the score is the mean over pairs:
+
+=====================  ===============================================================
+``ssim``               scikit-image 0.14.2 ``compare_ssim`` as PATN called it: Gaussian
+                       window sigma 1.5 truncated at 4 sigma (13 taps), data range of the
+                       generated image (uint8 max - min over all channels)
+``ssim_skimage``       today's ``structural_similarity`` with the same arguments: the window
+                       is truncated at 3.5 sigma (11 taps)
+``ssim_fixed``         as ``ssim_skimage`` with ``data_range=255``
+``mask_*``             the same on both images multiplied by the pose mask of the target
+                       keypoints (:mod:`bench.metrics.masks`)
+=====================  ===============================================================
+
+Usage::
+
+    from bench.metrics.ssim import SSIM, MaskSSIM, ssim_per_pair
+    shared = {}                                   # one dict per run
+    metrics = [SSIM(shared), MaskSSIM(shared)]
+    for fake, batch in batches:                   # fake: (N, H, W, 3) uint8
+        per_pair = [m.update(fake, batch) for m in metrics]
+    scores = [m.compute() for m in metrics]       # {"ssim": 0.31...}, {"mask_ssim": ...}
+
+    ssim_per_pair(ref, gen)                       # legacy values for (N, H, W, C) uint8 arrays
+
+A generated image with a single value has data range 0: its SSIM is undefined (0/0 in the
+original). Such a pair gets NaN, is left out of the mean, and is counted in ``n_undefined``.
+
+How it is computed (the filtering is 90 % of the work): every image channel gives four maps
+(x, y, x^2 + y^2, x*y); the separable reflect-mode Gaussian is applied as two banded matrix
+products per map, with the reflect boundary folded into the matrices and only the outputs that
+survive the 5-pixel crop computed; both products use a transposed operand so that no transpose
+is ever copied. Images are divided by their data range first, so the SSIM constants are the
+scalars K1^2 and K2^2 (same value, rounding aside). Work proceeds in chunks of a few pairs with
+preallocated per-thread buffers; all arithmetic is float64 (the variances are differences of
+large numbers), and results agree with scipy/scikit-image to ~1e-14.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from bench.metrics.masks import pose_masks
+from bench.types import Metric, PairBatch
+
+K1, K2 = 0.01, 0.03
+SIGMA = 1.5
+WIN_SIZE = 11  # skimage's win_size with gaussian_weights=True (both versions): crop (11-1)//2
+LEGACY_TRUNCATE = 4.0  # scipy.ndimage.gaussian_filter default, used by scikit-image 0.14.2
+MODERN_TRUNCATE = 3.5  # scikit-image >= 0.15
+ROW_BLOCK, COL_BLOCK = 8, 11  # outputs per banded block of the row / column pass (measured)
+CHUNK_BYTES = 2 * 2**20  # float64 maps per chunk (keeps the matrix products in cache)
+# OpenBLAS runs a product with m*n*k above 65536 * 4 on all cores; spinning worker threads are
+# very slow when another process holds a core, so every product here stays below that size.
+MAX_MNK = 200_000
+
+
+# -- the Gaussian as banded matrices ---------------------------------------------------------
+def gaussian_weights(sigma: float, truncate: float) -> np.ndarray:
+    """The 1-D kernel of ``scipy.ndimage.gaussian_filter1d`` (radius ``int(truncate*sigma+.5)``)."""
+    radius = int(truncate * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    w = np.exp(-0.5 / (sigma * sigma) * x * x)
+    return w / w.sum()
+
+
+def reflect_index(i: np.ndarray, n: int) -> np.ndarray:
+    """scipy.ndimage 'reflect' (d c b a | a b c d | d c b a) for any integer index."""
+    i = np.mod(i, 2 * n)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
+def filter_matrix(n: int, sigma: float, truncate: float, crop: int) -> np.ndarray:
+    """(n - 2 crop, n) matrix: the filtered signal on [crop, n - crop) from the whole signal."""
+    w = gaussian_weights(sigma, truncate)
+    radius = len(w) // 2
+    out = np.arange(crop, n - crop)
+    g = np.zeros((len(out), n))
+    rows = np.arange(len(out))
+    for k in range(-radius, radius + 1):
+        np.add.at(g, (rows, reflect_index(out + k, n)), w[k + radius])
+    return g
+
+
+def banded_blocks(g: np.ndarray, block: int) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """Split a banded matrix into (out0, out1, in0, in1, dense block) row blocks."""
+    res = []
+    for o0 in range(0, g.shape[0], block):
+        o1 = min(o0 + block, g.shape[0])
+        cols = np.flatnonzero(np.any(g[o0:o1] != 0, axis=0))
+        i0, i1 = int(cols[0]), int(cols[-1]) + 1
+        res.append((o0, o1, i0, i1, np.ascontiguousarray(g[o0:o1, i0:i1])))
+    return res
+
+
+class SSIMEngine:
+    """Batched mean SSIM for one image size and window (see the module docstring)::
+
+        engine = SSIMEngine((128, 64), truncate=LEGACY_TRUNCATE)
+        legacy, fixed = engine.mean_ssim(ref, gen, ["generated", 255.0], masks=None)
+
+    returns, for each data range, the per-pair mean SSIM; the filtering is shared between the
+    data ranges. ``threads`` > 1 scores chunks of pairs in parallel (numpy releases the GIL);
+    results do not depend on it nor on how pairs are batched.
+    """
+
+    def __init__(self, size: tuple[int, int], channels: int = 3, *, sigma: float = SIGMA,
+                 truncate: float = LEGACY_TRUNCATE, win_size: int = WIN_SIZE,
+                 threads: int = 1) -> None:
+        h, w = size
+        if min(h, w) < win_size:
+            raise ValueError(
+                f"images of {h}x{w} are smaller than the SSIM window ({win_size}x{win_size})"
+            )
+        self.size, self.channels = (h, w), channels
+        self.sigma, self.truncate, self.crop = sigma, truncate, (win_size - 1) // 2
+        self.out_h, self.out_w = h - 2 * self.crop, w - 2 * self.crop
+        self._rows = banded_blocks(filter_matrix(h, sigma, truncate, self.crop), ROW_BLOCK)
+        self._cols = banded_blocks(filter_matrix(w, sigma, truncate, self.crop), COL_BLOCK)
+        self.chunk = max(1, CHUNK_BYTES // (4 * channels * h * w * 8))
+        self.threads = max(1, int(threads))
+        self._local = threading.local()
+
+    # -- public ------------------------------------------------------------------------------
+    def mean_ssim(self, ref: np.ndarray, gen: np.ndarray, ranges=("generated",),
+                  masks: np.ndarray | None = None) -> list[np.ndarray]:
+        """Per-pair mean SSIM of uint8 (N, H, W, C) ``ref`` vs ``gen``, one array per entry of
+        ``ranges``: ``"generated"`` (max - min of the generated image, after masking) or a data
+        range (a number or per-pair values). ``masks`` (N, H, W) bool multiply both images.
+        A data range of 0 gives NaN for that pair.
+        """
+        n = ref.shape[0]
+        specs = []
+        for r in ranges:
+            if isinstance(r, str):
+                if r != "generated":
+                    raise ValueError(f"a data range is 'generated' or a number, found {r!r}")
+                specs.append(None)
+            else:
+                specs.append(np.broadcast_to(np.asarray(r, dtype=np.float64), (n,)))
+        out = [np.empty(n) for _ in specs]
+        starts = range(0, n, self.chunk)
+
+        def run(s: int) -> None:
+            e = min(s + self.chunk, n)
+            vals = self._chunk(ref[s:e], gen[s:e],
+                               [None if sp is None else sp[s:e] for sp in specs],
+                               None if masks is None else masks[s:e])
+            for o, v in zip(out, vals, strict=True):
+                o[s:e] = v
+
+        if self.threads > 1 and len(starts) > 1:
+            list(_pool(self.threads).map(run, starts))
+        else:
+            for s in starts:
+                run(s)
+        return out
+
+    # -- internals ---------------------------------------------------------------------------
+    def _buffers(self, n: int):
+        buf = getattr(self._local, "buf", None)
+        if buf is None or buf[0] != n:
+            h, w = self.size
+            c = self.channels
+            u8 = np.empty((2, h, n, c, w), dtype=np.uint8)
+            x = np.empty((4, h, n, c, w))
+            y1 = np.empty((4, self.out_h, n * c * w))
+            z = np.empty((4, self.out_w, self.out_h * n * c))
+            tmp = np.empty((2, self.out_w * self.out_h * n * c))
+            # Banded blocks, each split into column ranges that keep the products small.
+            rows = [(blk, _spans(n * c * w, blk[4].size)) for blk in self._rows]
+            cols = [(blk, _spans(self.out_h * n * c, blk[4].size)) for blk in self._cols]
+            buf = (n, u8, x, y1, z, tmp, rows, cols)
+            self._local.buf = buf
+        return buf[1:]
+
+    def _chunk(self, ref, gen, ranges, masks):
+        n = ref.shape[0]
+        h, w = self.size
+        c = self.channels
+        u8, x, y1, z, tmp, row_plan, col_plan = self._buffers(n)
+        # Images laid out (row, pair, channel, column), masked there (cheap broadcast).
+        np.copyto(u8[0], ref.transpose(1, 0, 3, 2))
+        np.copyto(u8[1], gen.transpose(1, 0, 3, 2))
+        if masks is not None:
+            np.multiply(u8, masks.transpose(1, 0, 2)[:, :, None, :], out=u8)
+        if any(r is None for r in ranges):
+            per_pair = u8[1].transpose(1, 0, 2, 3).reshape(n, -1)  # a small copy, fast to reduce
+            gen_range = per_pair.max(axis=1).astype(np.float64) - per_pair.min(axis=1)
+            ranges = [gen_range if r is None else r for r in ranges]
+        # Images are scaled by 1 / (data range of the first list); 255 where it is undefined.
+        base = np.where(ranges[0] > 0, ranges[0], 255.0)
+        # Maps x, y, x^2 + y^2, x*y.
+        np.multiply(u8, (1.0 / base)[:, None, None], out=x[:2])
+        np.multiply(x[0], x[0], out=x[2])
+        np.multiply(x[1], x[1], out=x[3])
+        x[2] += x[3]
+        np.multiply(x[0], x[1], out=x[3])
+        # Rows: y1[k, r, (n, c, w)] = sum_i Gh[r, i] x[k, i, (n, c, w)]  (all four maps at once).
+        planes = x.reshape(4, h, n * c * w)
+        for (o0, o1, i0, i1, g), spans in row_plan:
+            for a, b in spans:
+                np.matmul(g, planes[:, i0:i1, a:b], out=y1[:, o0:o1, a:b])
+        # Columns: z[k, j, (r, n, c)] = sum_i Gw[j, i] y1[k, (r, n, c), i]  (transposed operand).
+        lines = y1.reshape(4, self.out_h * n * c, w).transpose(0, 2, 1)  # a view
+        for (o0, o1, i0, i1, g), spans in col_plan:
+            for a, b in spans:
+                np.matmul(g, lines[:, i0:i1, a:b], out=z[:, o0:o1, a:b])
+        return self._ssim_sums(z.reshape(4, -1, n * c), tmp, base, ranges, n, c)
+
+    def _ssim_sums(self, z, tmp, base, ranges, n, c):
+        ux, uy, s, p = z  # each (pixels, n * c)
+        t, q = tmp[0].reshape(ux.shape), tmp[1].reshape(ux.shape)
+        np.multiply(ux, uy, out=t)  # ux*uy
+        np.multiply(ux, ux, out=q)
+        np.multiply(uy, uy, out=ux)
+        q += ux  # ux^2 + uy^2
+        s -= q  # var_x + var_y
+        p -= t  # cov_xy
+        pixels = ux.shape[0]
+        results = []
+        for i, r in enumerate(ranges):
+            last = i == len(ranges) - 1
+            a, b, d, e = (t, q, ux, uy) if last else (t.copy(), q.copy(), ux, uy)
+            # SSIM = (2t + C1)(2cov + C2) / ((q + C1)(v + C2)) with C = (K r / base)^2 on the
+            # scaled images; an undefined range (r <= 0) is computed with r = base, then NaN.
+            ratio = np.where(r > 0, r, base) / base
+            ratio = np.repeat(ratio * ratio, c)
+            if np.all(ratio == 1.0):
+                c1, c2 = K1 * K1, K2 * K2
+            else:
+                c1, c2 = (K1 * K1) * ratio, (K2 * K2) * ratio
+            np.add(a, np.multiply(c1, 0.5), out=a)
+            np.add(p, np.multiply(c2, 0.5), out=d)
+            a *= d  # numerator / 4
+            np.add(b, c1, out=b)
+            np.add(s, c2, out=e)
+            b *= e  # denominator
+            a /= b
+            sums = a.sum(axis=0) * 4.0
+            values = sums.reshape(n, c).mean(axis=1) / pixels
+            values[~(r > 0)] = np.nan
+            results.append(values)
+        return results
+
+
+def _spans(n: int, block_size: int) -> list[tuple[int, int]]:
+    """Column ranges keeping each product (block_size * columns) below MAX_MNK."""
+    step = max(1, MAX_MNK // block_size)
+    return [(a, min(a + step, n)) for a in range(0, n, step)]
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="ssim")
+        return pool
+
+
+def default_threads() -> int:
+    """Worker threads for the SSIM engine: ``BENCH_SSIM_THREADS`` or min(2, CPUs)."""
+    env = os.environ.get("BENCH_SSIM_THREADS")
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ValueError(f"BENCH_SSIM_THREADS must be an integer, found {env!r}") from None
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+_ENGINES: dict[tuple, SSIMEngine] = {}
+_ENGINE_LOCK = threading.Lock()
+
+
+def get_engine(size: tuple[int, int], channels: int, truncate: float) -> SSIMEngine:
+    """A cached engine for (size, channels, window)."""
+    threads = default_threads()
+    key = (tuple(size), channels, truncate, threads)
+    with _ENGINE_LOCK:
+        eng = _ENGINES.get(key)
+        if eng is None:
+            eng = _ENGINES[key] = SSIMEngine(size, channels, truncate=truncate, threads=threads)
+        return eng
+
+
+def data_range(images: np.ndarray) -> np.ndarray:
+    """Per-image ``max - min`` over all pixels and channels of uint8 (N, H, W, C), as float."""
+    flat = images.reshape(images.shape[0], -1)
+    return flat.max(axis=1).astype(np.float64) - flat.min(axis=1)
+
+
+def ssim_per_pair(ref: np.ndarray, gen: np.ndarray, *, window: str = "legacy",
+                  data_range_mode: str = "generated") -> np.ndarray:
+    """Per-pair SSIM of uint8 (N, H, W, C) arrays; ``window`` 'legacy' (13 taps) or 'modern'
+    (11 taps), ``data_range_mode`` 'generated' (gen max - min) or 'fixed' (255)."""
+    ref, gen = _check_pair_arrays(ref, gen)
+    truncates = {"legacy": LEGACY_TRUNCATE, "modern": MODERN_TRUNCATE}
+    if window not in truncates:
+        raise ValueError(f"window must be 'legacy' or 'modern', found {window!r}")
+    if data_range_mode not in ("generated", "fixed"):
+        raise ValueError(f"data_range_mode must be 'generated' or 'fixed', found {data_range_mode!r}")
+    truncate = truncates[window]
+    if len(gen) == 0:
+        return np.empty(0)
+    rng = "generated" if data_range_mode == "generated" else 255.0
+    return get_engine(gen.shape[1:3], gen.shape[3], truncate).mean_ssim(ref, gen, [rng])[0]
+
+
+def _check_pair_arrays(ref: np.ndarray, gen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    for name, a in (("reference", ref), ("generated", gen)):
+        if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 4:
+            found = (f"{a.dtype} array of shape {a.shape}" if isinstance(a, np.ndarray)
+                     else type(a).__name__)
+            raise ValueError(f"{name} images must be uint8 (N, H, W, C), found {found}")
+    if ref.shape != gen.shape:
+        raise ValueError(
+            f"generated images have shape {gen.shape}, expected the reference shape {ref.shape}"
+        )
+    return ref, gen
+
+
+# -- the metrics -----------------------------------------------------------------------------
+_SHARED_REQUESTS = "bench.metrics.ssim/requests"
+_SHARED_BATCH = "bench.metrics.ssim/batch"
+
+
+def check_update_args(fake: np.ndarray, batch: PairBatch) -> None:
+    """ValueError naming expected vs found for a malformed ``update(fake, batch)``."""
+    if not isinstance(fake, np.ndarray) or fake.dtype != np.uint8 or fake.ndim != 4:
+        found = (f"{fake.dtype} array of shape {fake.shape}" if isinstance(fake, np.ndarray)
+                 else type(fake).__name__)
+        raise ValueError(f"generated images must be uint8 (N, H, W, 3) NHWC, found {found}")
+    if fake.shape != batch.tgt_img.shape:
+        raise ValueError(
+            f"generated images have shape {fake.shape}, expected the target shape "
+            f"{batch.tgt_img.shape}"
+        )
+    if batch.tgt_img.dtype != np.uint8:
+        raise ValueError(f"target images must be uint8, found {batch.tgt_img.dtype}")
+    if len(batch) != fake.shape[0]:
+        raise ValueError(f"batch has {len(batch)} pairs but {fake.shape[0]} generated images")
+
+
+class _SSIMBase(Metric):
+    """Shared machinery; subclasses set the window, the data range and masking."""
+
+    higher_is_better = True
+    unit = None
+    truncate: float = LEGACY_TRUNCATE
+    range_mode: str = "generated"  # or "fixed" (255)
+    masked: bool = False
+
+    def __init__(self, shared: dict | None = None) -> None:
+        super().__init__(shared)
+        requests = self.shared.setdefault(_SHARED_REQUESTS, {})
+        requests.setdefault((self.truncate, self.masked), set()).add(self.range_mode)
+
+    def reset(self) -> None:
+        self._sum = 0.0
+        self._n = 0
+        self.n_undefined = 0
+
+    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
+        check_update_args(fake, batch)
+        values = self._values(fake, batch)
+        ok = ~np.isnan(values)
+        self._sum += float(values[ok].sum())
+        self._n += int(ok.sum())
+        self.n_undefined += int((~ok).sum())
+        return {self.name: values}
+
+    def compute(self) -> dict[str, float]:
+        return {self.name: self._sum / self._n if self._n else float("nan")}
+
+    def _values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
+        """Per-pair values, computed once per batch for every metric sharing the filtering."""
+        entry = self.shared.get(_SHARED_BATCH)
+        if entry is None or entry["fake"] is not fake or entry["batch"] is not batch:
+            entry = {"fake": fake, "batch": batch, "values": {}}
+            self.shared[_SHARED_BATCH] = entry
+        key = (self.truncate, self.masked, self.range_mode)
+        if key not in entry["values"]:
+            wanted = self.shared.get(_SHARED_REQUESTS, {}).get(key[:2], set())
+            modes = sorted(wanted | {self.range_mode}, key=("generated", "fixed").index)
+            for mode, vals in zip(modes, self._compute(fake, batch, modes), strict=True):
+                entry["values"][(self.truncate, self.masked, mode)] = vals
+        return entry["values"][key].copy()
+
+    def _compute(self, fake: np.ndarray, batch: PairBatch, modes: list[str]) -> list[np.ndarray]:
+        n = fake.shape[0]
+        if n == 0:
+            return [np.empty(0) for _ in modes]
+        masks = pose_masks(batch.tgt_kpts, batch.size) if self.masked else None
+        ranges = ["generated" if m == "generated" else 255.0 for m in modes]
+        engine = get_engine(fake.shape[1:3], fake.shape[3], self.truncate)
+        return engine.mean_ssim(batch.tgt_img, fake, ranges, masks)
+
+
+class SSIM(_SSIMBase):
+    """PATN / Def-GAN SSIM: scikit-image 0.14.2 ``compare_ssim(target, generated,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, multichannel=True,
+    data_range=generated.max() - generated.min())``: per channel, float64, scipy
+    ``gaussian_filter(sigma=1.5)`` (truncate 4.0 -> 13 taps, mode 'reflect'), population
+    covariance, K1=0.01, K2=0.03, C = (K R)^2 with R the generated image's uint8 range over all
+    channels, SSIM map cropped by 5 px per side and averaged; mean of the channels."""
+
+    name = "ssim"
+    version = "skimage-0.14.2"
+    description = "SSIM as published (PATN/Def-GAN protocol, 13-tap Gaussian, R = gen range)"
+
+
+class MaskSSIM(SSIM):
+    """``ssim`` on target and generated images both multiplied by PATN's pose mask of the
+    target keypoints (``produce_ma_mask``, radius 4; :mod:`bench.metrics.masks`); the data
+    range is that of the masked generated image."""
+
+    name = "mask_ssim"
+    version = "skimage-0.14.2+ma_mask-r4"
+    description = "mask-SSIM as published (PATN protocol, target pose mask)"
+    masked = True
+
+
+class SSIMSkimage(_SSIMBase):
+    """Today's ``skimage.metrics.structural_similarity(target, generated, gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, channel_axis=-1,
+    data_range=generated.max() - generated.min())``: as ``ssim`` but the Gaussian is truncated
+    at 3.5 sigma (11 taps)."""
+
+    name = "ssim_skimage"
+    version = "skimage>=0.15-gaussian11"
+    description = "SSIM with today's scikit-image defaults (11-tap Gaussian, R = gen range)"
+    truncate = MODERN_TRUNCATE
+
+
+class MaskSSIMSkimage(SSIMSkimage):
+    """``ssim_skimage`` on the pose-masked pair (mask of the target keypoints, radius 4)."""
+
+    name = "mask_ssim_skimage"
+    version = "skimage>=0.15-gaussian11+ma_mask-r4"
+    description = "mask-SSIM with today's scikit-image defaults"
+    masked = True
+
+
+class SSIMFixed(SSIMSkimage):
+    """``ssim_skimage`` with ``data_range=255`` (fixed, not the generated image's range):
+    C1 = (0.01 * 255)^2, C2 = (0.03 * 255)^2; 11-tap Gaussian, sigma 1.5."""
+
+    name = "ssim_fixed"
+    version = "skimage>=0.15-gaussian11-range255"
+    description = "SSIM with a fixed data range of 255 (modern, defined for every image)"
+    range_mode = "fixed"
+
+
+class MaskSSIMFixed(SSIMFixed):
+    """``ssim_fixed`` on the pose-masked pair (mask of the target keypoints, radius 4)."""
+
+    name = "mask_ssim_fixed"
+    version = "skimage>=0.15-gaussian11-range255+ma_mask-r4"
+    description = "mask-SSIM with a fixed data range of 255"
+    masked = True
