@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.metrics.ssim import check_update_args
-from bench.types import Metric, PairBatch
+from bench.metrics.base import PerPairMean
+from bench.types import PairBatch
 
 
 def abs_diff_sums(ref: np.ndarray, gen: np.ndarray) -> np.ndarray:
@@ -40,7 +40,7 @@ def squared_diff_sums(ref: np.ndarray, gen: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", d, d, dtype=np.int64)
 
 
-class L1(Metric):
+class L1(PerPairMean):
     """PATN's L1 score: per pair mean ``|2 (ref/255 - 0.5) - 2 (gen/255 - 0.5)|`` over pixels and
     channels (values in [0, 2]); mean over pairs; lower is better."""
 
@@ -49,23 +49,12 @@ class L1(Metric):
     higher_is_better = False
     description = "mean absolute difference on the [-1, 1] scale (PATN 'L1 score')"
 
-    def reset(self) -> None:
-        self._sum = 0.0
-        self._n = 0
-
-    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
-        check_update_args(fake, batch)
+    def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
         pixels = int(np.prod(fake.shape[1:]))
-        values = abs_diff_sums(batch.tgt_img, fake) * (2.0 / 255.0) / pixels
-        self._sum += float(values.sum())
-        self._n += len(values)
-        return {self.name: values}
-
-    def compute(self) -> dict[str, float]:
-        return {self.name: self._sum / self._n if self._n else float("nan")}
+        return abs_diff_sums(batch.tgt_img, fake) * (2.0 / 255.0) / pixels
 
 
-class PSNR(Metric):
+class PSNR(PerPairMean):
     """Per pair ``10 log10(255^2 / MSE)`` (scikit-image ``peak_signal_noise_ratio`` with
     ``data_range=255``); mean over pairs; +inf for identical images (not clamped)."""
 
@@ -75,20 +64,10 @@ class PSNR(Metric):
     unit = "dB"
     description = "peak signal-to-noise ratio, data range 255"
 
-    def reset(self) -> None:
-        self._sum = 0.0
-        self._n = 0
-
-    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
-        check_update_args(fake, batch)
+    def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
         pixels = int(np.prod(fake.shape[1:]))
         mse = squared_diff_sums(batch.tgt_img, fake) / pixels
         values = np.full(len(mse), np.inf)
         nz = mse > 0
         values[nz] = 10 * np.log10((255.0**2) / mse[nz])
-        self._sum += float(values.sum())
-        self._n += len(values)
-        return {self.name: values}
-
-    def compute(self) -> dict[str, float]:
-        return {self.name: self._sum / self._n if self._n else float("nan")}
+        return values

@@ -46,8 +46,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from bench.metrics.base import PerPairMean
 from bench.metrics.masks import pose_masks
-from bench.types import Metric, PairBatch
+from bench.types import PairBatch
 
 K1, K2 = 0.01, 0.03
 SIGMA = 1.5
@@ -335,24 +336,7 @@ _SHARED_REQUESTS = "bench.metrics.ssim/requests"
 _SHARED_BATCH = "bench.metrics.ssim/batch"
 
 
-def check_update_args(fake: np.ndarray, batch: PairBatch) -> None:
-    """ValueError naming expected vs found for a malformed ``update(fake, batch)``."""
-    if not isinstance(fake, np.ndarray) or fake.dtype != np.uint8 or fake.ndim != 4:
-        found = (f"{fake.dtype} array of shape {fake.shape}" if isinstance(fake, np.ndarray)
-                 else type(fake).__name__)
-        raise ValueError(f"generated images must be uint8 (N, H, W, 3) NHWC, found {found}")
-    if fake.shape != batch.tgt_img.shape:
-        raise ValueError(
-            f"generated images have shape {fake.shape}, expected the target shape "
-            f"{batch.tgt_img.shape}"
-        )
-    if batch.tgt_img.dtype != np.uint8:
-        raise ValueError(f"target images must be uint8, found {batch.tgt_img.dtype}")
-    if len(batch) != fake.shape[0]:
-        raise ValueError(f"batch has {len(batch)} pairs but {fake.shape[0]} generated images")
-
-
-class _SSIMBase(Metric):
+class _SSIMBase(PerPairMean):
     """Shared machinery; subclasses set the window, the data range and masking."""
 
     higher_is_better = True
@@ -366,24 +350,7 @@ class _SSIMBase(Metric):
         requests = self.shared.setdefault(_SHARED_REQUESTS, {})
         requests.setdefault((self.truncate, self.masked), set()).add(self.range_mode)
 
-    def reset(self) -> None:
-        self._sum = 0.0
-        self._n = 0
-        self.n_undefined = 0
-
-    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
-        check_update_args(fake, batch)
-        values = self._values(fake, batch)
-        ok = ~np.isnan(values)
-        self._sum += float(values[ok].sum())
-        self._n += int(ok.sum())
-        self.n_undefined += int((~ok).sum())
-        return {self.name: values}
-
-    def compute(self) -> dict[str, float]:
-        return {self.name: self._sum / self._n if self._n else float("nan")}
-
-    def _values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
+    def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
         """Per-pair values, computed once per batch for every metric sharing the filtering."""
         entry = self.shared.get(_SHARED_BATCH)
         if entry is None or entry["fake"] is not fake or entry["batch"] is not batch:

@@ -1,0 +1,60 @@
+"""What per-pair metrics share: argument checks and the mean over pairs.
+
+    class MeanAbs(PerPairMean):
+        name, version, higher_is_better = "mean_abs", "1", False
+        def pair_values(self, fake, batch):
+            return np.abs(fake.astype(float) - batch.tgt_img).mean(axis=(1, 2, 3))
+
+A pair whose value is NaN (e.g. SSIM of a constant image) is left out of the mean and counted
+in ``n_undefined``; the harness turns it into a per-pair error record.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+
+import numpy as np
+
+from bench.types import Metric, PairBatch
+
+
+def check_update_args(fake: np.ndarray, batch: PairBatch) -> None:
+    """ValueError naming expected vs found for a malformed ``update(fake, batch)``."""
+    if not isinstance(fake, np.ndarray) or fake.dtype != np.uint8 or fake.ndim != 4:
+        found = (f"{fake.dtype} array of shape {fake.shape}" if isinstance(fake, np.ndarray)
+                 else type(fake).__name__)
+        raise ValueError(f"generated images must be uint8 (N, H, W, 3) NHWC, found {found}")
+    if fake.shape != batch.tgt_img.shape:
+        raise ValueError(
+            f"generated images have shape {fake.shape}, expected the target shape "
+            f"{batch.tgt_img.shape}"
+        )
+    if batch.tgt_img.dtype != np.uint8:
+        raise ValueError(f"target images must be uint8, found {batch.tgt_img.dtype}")
+    if len(batch) != fake.shape[0]:
+        raise ValueError(f"batch has {len(batch)} pairs but {fake.shape[0]} generated images")
+
+
+class PerPairMean(Metric):
+    """A metric whose value is the mean of one value per pair (state: sum and count)."""
+
+    def reset(self) -> None:
+        self._sum = 0.0
+        self._n = 0
+        self.n_undefined = 0
+
+    @abstractmethod
+    def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
+        """float64 (N,) values for the batch; NaN where undefined."""
+
+    def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
+        check_update_args(fake, batch)
+        values = np.asarray(self.pair_values(fake, batch), dtype=np.float64)
+        ok = ~np.isnan(values)
+        self._sum += float(values[ok].sum())
+        self._n += int(ok.sum())
+        self.n_undefined += int((~ok).sum())
+        return {self.name: values}
+
+    def compute(self) -> dict[str, float]:
+        return {self.name: self._sum / self._n if self._n else float("nan")}
