@@ -83,6 +83,14 @@ def make_run_id(dataset: str, pairs_hash: str) -> str:
     return f"{stamp}-{dataset}-{pairs_hash[:8]}"
 
 
+def _check_device(device: str) -> None:
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        available = "cuda is available" if torch.cuda.is_available() else "only cpu is available"
+        raise BenchError(f"--device {device!r} cannot be used here ({available}): {exc}") from None
+
+
 def _build_models(config: RunConfig, size: tuple[int, int]) -> list[tuple[str, object]]:
     built = []
     for name in config.models:
@@ -248,6 +256,7 @@ def run(
         if affected:
             echo(f"  warning: {affected} of {len(pairs)} pairs cannot be loaded (see the error records)")
 
+    _check_device(config.device)
     torch.manual_seed(config.seed)
     built = _build_models(config, files.size)
 

@@ -207,3 +207,27 @@ def test_interrupted_run_keeps_what_was_computed(market_folder, tmp_path, tempor
     assert ssim.n == 16 and not ssim.extra["complete"]
     assert "interrupted: 16 of 40 pairs evaluated" in ssim.error
     assert len((tmp_path / "r" / "per_pair" / "interrupting.csv").read_text().splitlines()) == 17
+
+
+def test_missing_image_files_become_pair_errors_and_all_missing_stops(market_folder, tmp_path):
+    from bench.errors import DataError
+
+    images = sorted((market_folder / "test").iterdir())
+    images[2].unlink()
+    result = run(_config(market_folder, tmp_path / "r"), progress=False, echo=lambda s: None)
+    errors = _errors(result)
+    assert errors and all("does not exist" in e.error and images[2].name in e.error for e in errors)
+    for path in images[:2] + images[3:]:
+        path.unlink()
+    with pytest.raises(DataError, match="none of the 12 images named in market-pairs-test.csv"):
+        run(_config(market_folder, tmp_path / "s"), progress=False, echo=lambda s: None)
+
+
+def test_unusable_device_stops_before_work(market_folder, tmp_path):
+    from bench.errors import BenchError
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is available here")
+    with pytest.raises(BenchError, match="--device 'cuda' cannot be used here"):
+        run(_config(market_folder, tmp_path / "r", device="cuda"), progress=False, echo=lambda s: None)
+    assert not (tmp_path / "r").exists()
