@@ -219,6 +219,7 @@ def test_missing_image_files_become_pair_errors_and_all_missing_stops(market_fol
     assert errors and all("does not exist" in e.error and images[2].name in e.error for e in errors)
     for path in images[:2] + images[3:]:
         path.unlink()
+    Image.fromarray(np.zeros((128, 64, 3), np.uint8)).save(market_folder / "test" / "other.png")
     with pytest.raises(DataError, match="none of the 12 images named in market-pairs-test.csv"):
         run(_config(market_folder, tmp_path / "s"), progress=False, echo=lambda s: None)
 
