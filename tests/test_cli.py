@@ -101,3 +101,11 @@ def test_python_m_bench_runs_end_to_end(market_folder, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "oracle (bound)" in proc.stdout and "ssim ↑" in proc.stdout
     assert (out / "records.jsonl").is_file() and (out / "config.json").is_file()
+
+
+def test_data_generate_reuses_the_cache_and_refuses_real_datasets(synthetic_parent, capsys):
+    assert main(["data", "generate", "synthetic", "--data-root", str(synthetic_parent)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("synthetic: ") and str(synthetic_parent) in out
+    assert main(["data", "generate", "market"]) == 2
+    assert "'market' is a real dataset and cannot be generated" in capsys.readouterr().err
