@@ -18,12 +18,16 @@ image::
 
     class MyMetric(Metric):
         name, version, higher_is_better = "mean_abs", "1", False
+        def reset(self):
+            self._sum, self._n = 0.0, 0
         def update(self, fake, batch):
             per_pair = np.abs(fake.astype(float) - batch.tgt_img).mean(axis=(1, 2, 3))
             self._sum += per_pair.sum(); self._n += len(per_pair)
             return {"mean_abs": per_pair}
         def compute(self):
             return {"mean_abs": self._sum / self._n}
+
+(per-pair means like this one derive from :class:`bench.metrics.base.PerPairMean`).
 """
 
 from __future__ import annotations
