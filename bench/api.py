@@ -25,6 +25,7 @@ import torch
 
 from bench.config import RunConfig
 from bench.data import load_split, locate
+from bench.data.datasets import image_size
 from bench.data.loader import PairError, iter_batches
 from bench.data.split import Split, pairs_sha256
 from bench.env import collect_env
@@ -337,8 +338,6 @@ def check_dataset(name: str, data_root: Path | None, split: str = "test") -> tup
         *[f"  note: {n}" for n in files.notes],
     ]
     bad = {}
-    from bench.data.datasets import image_size
-
     for img in sorted({n for p in loaded.pairs for n in (p.src, p.tgt)}):
         if img in loaded.image_problems:
             continue

@@ -48,9 +48,7 @@ class RunOutputs:
         self._save = save_images
         self._pool = ThreadPoolExecutor(max_workers=2) if save_images else None
         self._pending: list[Future] = []
-        self._csv_files = {}
-        self._csv_writers = {}
-        self._csv_keys: dict[str, tuple[str, ...]] = {}
+        self._tables: dict[str, tuple] = {}  # model -> (file, csv writer, per-pair keys)
         if save_images:
             for model in models:
                 (self.run_dir / "images" / model).mkdir(parents=True, exist_ok=True)
@@ -76,10 +74,9 @@ class RunOutputs:
     def open_pair_table(self, model: str, keys: tuple[str, ...]) -> None:
         """Start ``per_pair/<model>.csv`` with one column per per-pair metric key."""
         fh = (self.run_dir / "per_pair" / f"{model}.csv").open("w", newline="")
-        self._csv_files[model] = fh
-        self._csv_writers[model] = csv.writer(fh)
-        self._csv_keys[model] = keys
-        self._csv_writers[model].writerow(["index", "from", "to", *keys, "error"])
+        writer = csv.writer(fh)
+        writer.writerow(["index", "from", "to", *keys, "error"])
+        self._tables[model] = (fh, writer, keys)
 
     def write_pair_rows(
         self,
@@ -89,17 +86,16 @@ class RunOutputs:
         errors: dict[int, str],
     ) -> None:
         """Rows for ``pairs``; ``errors`` maps a row to its message."""
-        writer = self._csv_writers[model]
-        keys = self._csv_keys[model]
+        fh, writer, keys = self._tables[model]
         for row, pair in enumerate(pairs):
             cells = [repr(float(values[k][row])) if k in values else "" for k in keys]
             writer.writerow([pair.index, pair.src, pair.tgt, *cells, errors.get(row, "")])
-        self._csv_files[model].flush()
+        fh.flush()
 
     def close(self) -> None:
         for f in self._pending:
             f.result()
         if self._pool is not None:
             self._pool.shutdown()
-        for fh in self._csv_files.values():
+        for fh, _, _ in self._tables.values():
             fh.close()

@@ -232,3 +232,4 @@ def test_unusable_device_stops_before_work(market_folder, tmp_path):
     with pytest.raises(BenchError, match="--device 'cuda' cannot be used here"):
         run(_config(market_folder, tmp_path / "r", device="cuda"), progress=False, echo=lambda s: None)
     assert not (tmp_path / "r").exists()
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from bench.records import KIND_METRIC, Record
+from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_PAIR_ERROR, Record
 
 
 def format_value(value: float | None, precision: int) -> str:
@@ -28,15 +28,13 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
     models: dict[str, dict] = {}
     for r in records:
         info = models.setdefault(r.model, {"bound": r.reference_bound, "errors": set(), "n": 0,
-                                           "cells": {}, "note": None})
+                                           "cells": {}})
         if r.kind == KIND_METRIC:
             keys.setdefault(r.key, r)
             info["cells"][r.key] = r
             info["n"] = max(info["n"], r.n)
-        elif r.kind == "pair_error":
+        elif r.kind == KIND_PAIR_ERROR:
             info["errors"].add(r.key)
-        else:
-            info["note"] = r.error
     header = ["model"]
     for key, r in keys.items():
         arrow = "" if r.higher_is_better is None else (" ↑" if r.higher_is_better else " ↓")
@@ -66,6 +64,9 @@ def summary_table(records: list[Record]) -> str:
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
              for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    for r in records:
+        if r.kind == KIND_MODEL_ERROR:
+            lines.append(f"! {r.model}: {r.error}")
     if any(r.kind == KIND_METRIC and r.error for r in records):
         lines.append("* incomplete: " + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
     protocol = next((f"{r.protocol} v{r.protocol_version}" for r in records), None)
