@@ -32,3 +32,9 @@ class ModelUnavailableError(BenchError):
 
 class GeneratorOutputError(Exception):
     """A generator returned something other than (N, 3, H, W) finite values in [0, 1]."""
+
+
+class WeightsUnavailableError(BenchError):
+    """Pretrained weights a network needs are not on this machine (and could not be fetched).
+
+    The message names the file, every place looked in, and how to provide it."""
