@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-images", action="store_true", help="do not save generated images")
     run.add_argument("--workers", type=_positive, default=2, help="image decoding threads")
     run.add_argument("--checkpoint", type=_checkpoint, action="append", default=[],
-                     metavar="MODEL=PATH", help="weights for a model (repeatable)")
+                     metavar="MODEL=PATH",
+                     help="weights for a model (repeatable); PATH 'untrained' runs seeded "
+                          "initial weights, labelled untrained on every record")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved configuration as JSON and exit")

@@ -30,7 +30,26 @@ class ModelSpec:
     dataset: str = "synthetic"  # selects per-dataset configurations (e.g. PATN's norm layer)
     device: str = "cpu"
     checkpoint: Path | None = None
+    untrained: bool = False  # the user asked for seeded initial weights (--checkpoint M=untrained)
     seed: int = 0
+
+
+UNTRAINED = "untrained"  # the --checkpoint value that asks for seeded, untrained weights
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Which weights a generator runs with; every record of the model carries them.
+
+    ``label`` is the checkpoint path, ``"untrained"`` (seeded initial weights, never a trained
+    model's numbers) or ``"none"`` (a training-free method)."""
+
+    label: str = "none"
+    sha256: str | None = None  # of the checkpoint file, or of the untrained weights
+
+    @property
+    def untrained(self) -> bool:
+        return self.label == UNTRAINED
 
 
 class NoParameters(torch.nn.Module):
