@@ -198,10 +198,9 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handlers = {"run": _cmd_run, "list": _cmd_list, "data": _cmd_data}
+def dispatch(handlers: dict, args: argparse.Namespace) -> int:
+    """Run ``handlers[args.command]``; user errors become a message and exit code 2, never
+    a traceback (shared by ``python -m bench`` and ``python -m ctat``)."""
     try:
         return handlers[args.command](args)
     except BenchError as exc:
@@ -212,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `python -m bench list | head`
         return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

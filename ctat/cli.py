@@ -19,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+from bench.cli import dispatch
 from bench.errors import BenchError
 from ctat.config import FUSIONS
 
@@ -147,15 +148,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"train": _cmd_train, "info": _cmd_info}
-    try:
-        return handlers[args.command](args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return dispatch({"train": _cmd_train, "info": _cmd_info}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover
