@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from bench.data import DATASETS
-from bench.errors import ModelUnavailableError
-from bench.models.base import UNTRAINED, ModelSpec, Provenance, Weights
+from bench.models.base import UNTRAINED, ModelSpec, Provenance, Weights, check_untrained_allowed
 from ctat.checkpoint import load_checkpoint, state_sha256
 from ctat.config import CTATConfig
 from ctat.network import CTATGenerator
@@ -41,20 +39,13 @@ class CTATAdapter:
     def __init__(self, spec: ModelSpec, config: CTATConfig | None = None) -> None:
         self.spec = spec
         if spec.checkpoint is not None:
-            ckpt = load_checkpoint(spec.checkpoint, size=spec.size)
+            ckpt = load_checkpoint(spec.checkpoint, size=spec.size, network="ctat")
             net = ckpt.build()
             self.weights = Weights(label=str(spec.checkpoint), sha256=ckpt.file_sha256)
             self.trained = {"dataset": ckpt.dataset, "step": ckpt.step}
         else:
-            dataset = DATASETS.get(spec.dataset) if spec.dataset in DATASETS else None
-            synthetic = dataset is not None and dataset.synthetic is not None
-            if not (spec.untrained or synthetic):
-                raise ModelUnavailableError(
-                    f"ctat: no checkpoint given for {spec.dataset}. Pass "
-                    f"--checkpoint ctat=PATH (train one with: python -m ctat train --dataset "
-                    f"{spec.dataset}), or --checkpoint ctat={UNTRAINED} to score seeded untrained "
-                    "weights (labelled untrained; not a trained model's numbers)"
-                )
+            check_untrained_allowed(
+                spec, f"train one with: python -m ctat train --dataset {spec.dataset}")
             net = CTATGenerator(config or CTATConfig(), spec.size, seed=spec.seed)
             self.weights = Weights(label=UNTRAINED, sha256=state_sha256(net.state_dict()))
             self.trained = None

@@ -1,16 +1,18 @@
-"""CTAT checkpoints: the generator's weights with the config, size, dataset and step they came from.
+"""Checkpoints of the networks this project trains (CTAT, and PATN through the same loop):
+the generator's weights with the config, size, dataset and step they came from.
 
     from ctat.checkpoint import save_checkpoint, load_checkpoint
     save_checkpoint(path, net, dataset="synthetic", step=1200, train_state={...})
-    ckpt = load_checkpoint(path, size=(128, 64))     # CheckpointError on anything wrong
+    ckpt = load_checkpoint(path, size=(128, 64), network="ctat")   # CheckpointError if wrong
     net = ckpt.build()                               # a CTATGenerator with those weights
 
 A checkpoint is one ``torch.save`` file holding plain data (loadable with
 ``weights_only=True``)::
 
-    format            "ctat-checkpoint"
+    format            "ctat-bench-checkpoint"
     format_version    1
-    config            CTATConfig.to_dict()
+    network           "ctat" or "patn" (:data:`NETWORKS`)
+    config            the network's config, to_dict()
     size              [H, W] the generator was trained at
     dataset, step     what it was trained on and for how long
     generator         the generator's state dict
@@ -34,15 +36,20 @@ from pathlib import Path
 import torch
 
 from bench.errors import ModelUnavailableError
-from ctat.config import CTATConfig
-from ctat.network import CTATGenerator
+from bench.registry import Registry
 
-FORMAT = "ctat-checkpoint"
+FORMAT = "ctat-bench-checkpoint"
 FORMAT_VERSION = 1
+
+#: Generator classes by the name checkpoints store; each has ``network_name``, ``config_class``
+#: and ``__init__(config, size, seed)``.
+NETWORKS: Registry = Registry("network")
+NETWORKS.register_lazy("ctat", "ctat.network:CTATGenerator")
+NETWORKS.register_lazy("patn", "baselines.patn.network:PATNGenerator")
 
 
 class CheckpointError(ModelUnavailableError):
-    """A file that is not a usable CTAT checkpoint (missing, damaged, other model, other size)."""
+    """A file that is not a usable checkpoint (missing, damaged, other model, other size)."""
 
 
 def state_sha256(state: dict[str, torch.Tensor]) -> str:
@@ -66,7 +73,8 @@ def file_sha256(path: Path) -> str:
 @dataclass(frozen=True)
 class Checkpoint:
     path: Path
-    config: CTATConfig
+    network: str
+    config: object  # the network's config dataclass
     size: tuple[int, int]
     dataset: str
     step: int
@@ -76,8 +84,8 @@ class Checkpoint:
     training: dict | None = None
     train_state: dict | None = field(default=None, repr=False)
 
-    def build(self, device: str | torch.device = "cpu") -> CTATGenerator:
-        net = CTATGenerator(self.config, self.size, seed=None)
+    def build(self, device: str | torch.device = "cpu") -> torch.nn.Module:
+        net = NETWORKS.get(self.network)(self.config, self.size, seed=None)
         try:
             net.load_state_dict(self.generator, strict=True)
         except RuntimeError as exc:
@@ -93,7 +101,7 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(text.split("\n")[:3])
 
 
-def save_checkpoint(path: Path, net: CTATGenerator, dataset: str, step: int,
+def save_checkpoint(path: Path, net: torch.nn.Module, dataset: str, step: int,
                     training: dict | None = None, train_state: dict | None = None) -> Path:
     """Write atomically (a temporary file renamed into place), so an interrupted save never
     leaves a truncated checkpoint under the final name."""
@@ -103,6 +111,7 @@ def save_checkpoint(path: Path, net: CTATGenerator, dataset: str, step: int,
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
+        "network": net.network_name,
         "config": net.config.to_dict(),
         "size": list(net.size),
         "dataset": dataset,
@@ -121,45 +130,53 @@ def save_checkpoint(path: Path, net: CTATGenerator, dataset: str, step: int,
     return path
 
 
-def load_checkpoint(path: Path, size: tuple[int, int] | None = None,
+def load_checkpoint(path: Path, size: tuple[int, int] | None = None, network: str | None = None,
                     map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Read and verify a checkpoint; ``size`` (H, W) must match the one it was trained at."""
+    """Read and verify a checkpoint; ``size`` (H, W) must match the one it was trained at and
+    ``network`` (if given) the network it holds."""
     path = Path(path)
     if not path.is_file():
         where = "a directory" if path.is_dir() else "no such file"
-        raise CheckpointError(f"CTAT checkpoint {path}: {where} (expected a .pt file written by "
+        raise CheckpointError(f"checkpoint {path}: {where} (expected a .pt file written by "
                               "python -m ctat train)")
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many kinds on arbitrary bytes; all mean unreadable
         raise CheckpointError(
-            f"CTAT checkpoint {path} cannot be read ({path.stat().st_size} bytes; truncated or "
+            f"checkpoint {path} cannot be read ({path.stat().st_size} bytes; truncated or "
             f"not a torch file?): {_first_line(exc)}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         found = (f"keys {sorted(payload)[:6]}" if isinstance(payload, dict)
                  else type(payload).__name__)
         raise CheckpointError(
-            f"{path} is not a CTAT checkpoint (expected a dict with format={FORMAT!r}, found "
-            f"{found}); checkpoints come from python -m ctat train"
+            f"{path} is not a ctat-bench checkpoint (expected a dict with format={FORMAT!r}, "
+            f"found {found}); checkpoints come from python -m ctat train"
         )
     if payload.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: CTAT checkpoint format version {payload.get('format_version')!r}, this "
+            f"{path}: checkpoint format version {payload.get('format_version')!r}, this "
             f"version of ctat-bench reads version {FORMAT_VERSION}"
         )
+    stored = payload.get("network")
+    if network is not None and stored != network:
+        raise CheckpointError(f"{path} holds a {stored} network, not {network}: pass it as "
+                              f"--checkpoint {stored}=PATH")
+    if stored not in NETWORKS:
+        raise CheckpointError(f"{path}: unknown network {stored!r} (known: "
+                              f"{', '.join(NETWORKS.names())})")
     try:
-        config = CTATConfig.from_dict(payload["config"])
+        config = NETWORKS.get(stored).config_class.from_dict(payload["config"])
         trained = tuple(int(v) for v in payload["size"])
         generator = payload["generator"]
         stored_hash = payload["generator_sha256"]
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: malformed CTAT checkpoint: {exc}") from None
+        raise CheckpointError(f"{path}: malformed checkpoint: {exc}") from None
     if size is not None and tuple(size) != trained:
         raise CheckpointError(
             f"{path} was trained at {trained[0]}x{trained[1]} (H x W) on "
             f"{payload.get('dataset')!r}; this dataset's images are {size[0]}x{size[1]}. "
-            "Use a checkpoint trained at this resolution (CTAT does not resize)."
+            "Use a checkpoint trained at this resolution (the network does not resize)."
         )
     actual = state_sha256(generator)
     if actual != stored_hash:
@@ -168,7 +185,7 @@ def load_checkpoint(path: Path, size: tuple[int, int] | None = None,
             f"({actual[:12]} != {stored_hash[:12]}); the file is damaged or was edited"
         )
     return Checkpoint(
-        path=path, config=config, size=trained, dataset=str(payload.get("dataset")),
+        path=path, network=stored, config=config, size=trained, dataset=str(payload.get("dataset")),
         step=int(payload.get("step", 0)), generator=generator, generator_sha256=stored_hash,
         file_sha256=file_sha256(path), training=payload.get("training"),
         train_state=payload.get("train_state"),

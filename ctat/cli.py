@@ -24,12 +24,13 @@ from bench.errors import BenchError
 from ctat.config import FUSIONS
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ctat", description=__doc__.split("\n")[0])
+def build_parser(prog: str = "python -m ctat") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a CTAT generator")
-    t.add_argument("--preset", help="smoke, market or deepfashion (default: from --dataset)")
+    t.add_argument("--preset", help="a training preset (default: from --dataset); "
+                                    "ctat: smoke, market, deepfashion; patn: patn-smoke, ...")
     t.add_argument("--dataset", help="synthetic, synthetic-fashion, market or deepfashion")
     t.add_argument("--data-root", type=Path)
     t.add_argument("--out", type=Path, help="run folder (default: runs/ctat/<dataset>-<time>)")
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=int)
     t.add_argument("--log-every", type=int)
     t.add_argument("--eval-pairs", type=int, help="held-out test pairs scored at checkpoints")
-    g = t.add_argument_group("network (ablations)")
+    g = t.add_argument_group("CTAT network (ablations)")
     g.add_argument("--stages", type=int)
     g.add_argument("--no-attention", action="store_true", help="without appearance transfer")
     g.add_argument("--no-context", action="store_true", help="without multi-scale context")
@@ -64,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--ngf", type=int)
     g.add_argument("--dropout", type=float)
     g.add_argument("--atrous-rates", help="comma-separated, e.g. 1,2,4,8")
+    pg = t.add_argument_group("PATN network")
+    pg.add_argument("--blocks", type=int, help="pose-attentional transfer blocks (official: 9)")
+    pg.add_argument("--norm", choices=("batch", "instance"))
+    pg.add_argument("--no-dropout", action="store_true")
     t.add_argument("--quiet", action="store_true", help="no progress display")
     t.add_argument("--dry-run", action="store_true", help="print the configuration and exit")
 
@@ -72,12 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_config(args: argparse.Namespace):
+CTAT_FLAGS = ("stages", "no_attention", "no_context", "fusion", "fusion_target", "fusion_source",
+              "dropout", "atrous_rates")
+PATN_FLAGS = ("blocks", "norm", "no_dropout")
+
+
+def train_config(args: argparse.Namespace, network: str = "ctat"):
     """The preset, with every flag the user gave applied on top."""
     from ctat.train import PRESETS, preset_for
 
-    preset = args.preset or preset_for(args.dataset or "synthetic")
+    preset = args.preset or preset_for(args.dataset or "synthetic", network)
     config = PRESETS.get(preset)
+    if config.network != network:
+        raise BenchError(f"preset {preset!r} trains {config.network}, not {network}")
+    foreign = PATN_FLAGS if network == "ctat" else CTAT_FLAGS
+    given = [f for f in foreign if getattr(args, f) not in (None, False)]
+    if given:
+        raise BenchError(f"--{given[0].replace('_', '-')} does not apply to {network}")
     top = {
         "dataset": args.dataset, "data_root": args.data_root, "out": args.out,
         "iterations": args.iterations, "decay_iterations": args.decay_iterations,
@@ -98,18 +114,20 @@ def train_config(args: argparse.Namespace):
                               ("perceptual", args.lambda_perceptual)) if v is not None}
     if loss:
         changes["loss"] = dataclasses.replace(config.loss, **loss)
-    model = {
-        "stages": args.stages, "ngf": args.ngf, "dropout": args.dropout,
-        "fusion_target": args.fusion_target or args.fusion,
-        "fusion_source": args.fusion_source or args.fusion,
-        "atrous_rates": (tuple(int(r) for r in args.atrous_rates.split(","))
-                         if args.atrous_rates else None),
-    }
+    if network == "ctat":
+        model = {
+            "stages": args.stages, "ngf": args.ngf, "dropout": args.dropout,
+            "fusion_target": args.fusion_target or args.fusion,
+            "fusion_source": args.fusion_source or args.fusion,
+            "atrous_rates": (tuple(int(r) for r in args.atrous_rates.split(","))
+                             if args.atrous_rates else None),
+            "attention": False if args.no_attention else None,
+            "context": False if args.no_context else None,
+        }
+    else:
+        model = {"n_blocks": args.blocks, "ngf": args.ngf, "norm": args.norm,
+                 "dropout": False if args.no_dropout else None}
     model = {k: v for k, v in model.items() if v is not None}
-    if args.no_attention:
-        model["attention"] = False
-    if args.no_context:
-        model["context"] = False
     if model:
         try:
             changes["model"] = config.model.replace(**model)
@@ -118,10 +136,10 @@ def train_config(args: argparse.Namespace):
     return config.replace(**changes)
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
+def _cmd_train(args: argparse.Namespace, network: str = "ctat") -> int:
     from ctat.train import train
 
-    config = train_config(args)
+    config = train_config(args, network)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
@@ -135,7 +153,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
     ckpt = load_checkpoint(args.checkpoint)
     net = ckpt.build()
-    print(f"{ckpt.path}\n  trained on {ckpt.dataset} at {ckpt.size[0]}x{ckpt.size[1]}, "
+    print(f"{ckpt.path}\n  {ckpt.network} trained on {ckpt.dataset} at {ckpt.size[0]}x{ckpt.size[1]}, "
           f"step {ckpt.step}\n  parameters {count_parameters(net):,}\n"
           f"  weights sha256 {ckpt.generator_sha256}\n  file sha256 {ckpt.file_sha256}\n"
           f"  resumable: {'yes' if ckpt.train_state is not None else 'no'}")
@@ -146,9 +164,11 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return dispatch({"train": _cmd_train, "info": _cmd_info}, args)
+def main(argv: list[str] | None = None, network: str = "ctat") -> int:
+    """``python -m ctat``; ``python -m baselines.patn`` is the same with ``network="patn"``."""
+    prog = "python -m ctat" if network == "ctat" else f"python -m baselines.{network}"
+    args = build_parser(prog).parse_args(argv)
+    return dispatch({"train": lambda a: _cmd_train(a, network), "info": _cmd_info}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -286,6 +286,7 @@ def discriminator_loss(
     d_shape: Discriminator,
     gan: GANLoss,
     weight: float = 20.0,
+    pool: Callable[[str, torch.Tensor], torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Both discriminators' loss and their unweighted terms for logging.
 
@@ -298,11 +299,15 @@ def discriminator_loss(
     batches go through D separately (matters with batch norm), as in PATN. The two
     discriminators share no parameters, so one backward of the total gives each the gradient
     of its own loss: one optimiser over both, or one each, as PATN does.
-    (PATN's Market setting draws the fake pairs from a 50-entry image pool; there is none here.)
+    ``pool(which, fakes)`` ("appearance" or "shape"), when given, exchanges the concatenated
+    fake inputs for earlier ones, as PATN's 50-entry image pools on Market
+    (:class:`ctat.train.FakePools`).
     """
     fake = fake.detach()
     real_app, fake_app = torch.cat([real, src_img], 1), torch.cat([fake, src_img], 1)
     real_shape, fake_shape = torch.cat([real, tgt_pose], 1), torch.cat([fake, tgt_pose], 1)
+    if pool is not None:
+        fake_app, fake_shape = pool("appearance", fake_app), pool("shape", fake_shape)
     d_appearance = (gan(d_app(real_app), True) + gan(d_app(fake_app), False)) / 2
     d_shape_term = (gan(d_shape(real_shape), True) + gan(d_shape(fake_shape), False)) / 2
     total = weight * (d_appearance + d_shape_term)

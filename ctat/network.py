@@ -29,6 +29,9 @@ from ctat.modules import Decoder, Encoder, Stage, init_weights
 class CTATGenerator(nn.Module):
     """Two-stream context-aware appearance transfer network (documented reconstruction)."""
 
+    network_name = "ctat"
+    config_class = CTATConfig
+
     def __init__(self, config: CTATConfig | None = None, size: tuple[int, int] = (128, 64),
                  seed: int | None = 0) -> None:
         super().__init__()

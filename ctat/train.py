@@ -1,17 +1,22 @@
-"""Training CTAT: 2s-ATN's losses and schedule, checkpoints, sample grids and a loss log.
+"""Training CTAT (2s-ATN's losses and schedule) and PATN (its official settings) with one loop:
+checkpoints, sample grids and a loss log.
 
     python -m ctat train --dataset synthetic --no-perceptual       # the smoke preset, CPU, minutes
     python -m ctat train --dataset market --device cuda --amp bf16  # 2s-ATN's Market settings
     python -m ctat train --resume runs/ctat/market-20261126T010000Z/latest.pt
+    python -m baselines.patn train --dataset market                # preset patn-market
 
     from ctat.train import PRESETS, train
     config = PRESETS.get("smoke").replace(perceptual=False, iterations=50)
     result = train(config)          # TrainResult: out_dir, checkpoint, step, evals
 
-One step (PATN's order): the generator renders the target from the source image and both
+The network is any of :data:`ctat.checkpoint.NETWORKS` (``config.network``; the presets of
+PATN set ``network="patn"`` with the official hyper-parameters). One step (PATN's order):
+the generator renders the target from the source image and both
 poses; the generator is updated with ``gan * L_GAN + l1 * L_1 + perceptual * L_p`` against
 the appearance (image + source image) and shape (image + target pose) discriminators, then
-both discriminators are updated on the detached output. Adam (0.5, 0.999); the learning rate
+both discriminators are updated on the detached output (drawn from an image pool when
+``pool_size`` > 0, as PATN on Market). Adam (0.5, 0.999); the learning rate
 is constant, then decays linearly to 0 over the last ``decay_iterations`` (2s-ATN: 1e-4 for
 60k iterations, then 30k of decay). Pairs are drawn from the training split in a seeded
 order that depends only on (seed, step), so a resumed run sees the batches it would have seen.
@@ -43,7 +48,7 @@ from bench.errors import BenchError, DataError, WeightsUnavailableError
 from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
 from bench.progress import Progress
 from bench.registry import Registry
-from ctat.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ctat.checkpoint import NETWORKS, CheckpointError, load_checkpoint, save_checkpoint
 from ctat.config import CTATConfig
 from ctat.discriminators import ResnetDiscriminator
 from ctat.losses import (
@@ -54,7 +59,6 @@ from ctat.losses import (
     generator_loss,
     vgg19_relu1_2,
 )
-from ctat.network import CTATGenerator
 
 AMP_MODES = ("off", "fp16", "bf16")
 
@@ -67,8 +71,9 @@ class TrainingError(BenchError):
 class TrainConfig:
     dataset: str = "synthetic"
     data_root: Path | None = None
-    out: Path | None = None  # None: runs/ctat/<dataset>-<UTC time>
-    model: CTATConfig = field(default_factory=CTATConfig)
+    out: Path | None = None  # None: runs/<network>/<dataset>-<UTC time>
+    network: str = "ctat"  # a name in ctat.checkpoint.NETWORKS
+    model: object = field(default_factory=CTATConfig)  # that network's config
     iterations: int = 90_000  # 2s-ATN: ~90k iterations
     decay_iterations: int = 30_000  # 2s-ATN: linear decay to 0 over the last 30k
     batch_size: int = 32  # 2s-ATN: 32 (Market), 7 (DeepFashion)
@@ -78,6 +83,10 @@ class TrainConfig:
     gan_mode: str = "lsgan"  # ours (2s-ATN does not say; PATN: BCE Market, LSGAN DeepFashion)
     ndf: int = 64  # PATN's discriminators
     d_blocks: int = 3
+    d_norm: str = "instance"  # 2s-ATN; PATN: its --norm (batch on Market)
+    d_activation: str = "lrelu"  # 2s-ATN; PATN: "relu"
+    d_dropout: float = 0.0  # PATN: 0.5 (not --no_dropout_D)
+    pool_size: int = 0  # fake-image pool for the discriminators (PATN Market: 50)
     perceptual: bool = True  # False: train without L_p (recorded in checkpoints)
     vgg_weights: Path | None = None  # None: the torch hub cache (torchvision's mechanism)
     seed: int = 0
@@ -103,8 +112,13 @@ class TrainConfig:
             problems.append(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
         if self.gan_mode not in ("lsgan", "bce"):
             problems.append(f"gan_mode must be 'lsgan' or 'bce', got {self.gan_mode!r}")
-        if self.eval_pairs < 0 or self.workers < 0:
-            problems.append("eval_pairs and workers must not be negative")
+        if self.eval_pairs < 0 or self.workers < 0 or self.pool_size < 0:
+            problems.append("eval_pairs, workers and pool_size must not be negative")
+        if self.network not in NETWORKS:
+            problems.append(f"network must be one of {NETWORKS.names()}, got {self.network!r}")
+        elif not isinstance(self.model, NETWORKS.get(self.network).config_class):
+            problems.append(f"model must be a {NETWORKS.get(self.network).config_class.__name__} "
+                            f"for network {self.network!r}, got {type(self.model).__name__}")
         if problems:
             raise BenchError("invalid training configuration: " + "; ".join(problems))
 
@@ -142,9 +156,18 @@ PRESETS.register("smoke")(TrainConfig(
 ))
 
 
-def preset_for(dataset: str) -> str:
-    """The preset a bare ``--dataset`` selects: its own, else the CPU smoke preset."""
-    return dataset if dataset in PRESETS else "smoke"
+# PATN's official settings live with the baseline (imported only when asked for).
+PRESETS.register_lazy("patn-market", "baselines.patn.presets:MARKET")
+PRESETS.register_lazy("patn-deepfashion", "baselines.patn.presets:DEEPFASHION")
+PRESETS.register_lazy("patn-smoke", "baselines.patn.presets:SMOKE")
+
+
+def preset_for(dataset: str, network: str = "ctat") -> str:
+    """The preset a bare ``--dataset`` selects: its own (``patn-`` prefixed for PATN), else
+    the CPU smoke preset."""
+    prefix = "" if network == "ctat" else f"{network}-"
+    name = f"{prefix}{dataset}"
+    return name if name in PRESETS else f"{prefix}smoke"
 
 
 @dataclass(frozen=True)
@@ -226,7 +249,7 @@ def _run_dir(config: TrainConfig) -> Path:
     if config.out is not None:
         return Path(config.out)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return Path("runs") / "ctat" / f"{config.dataset}-{stamp}"
+    return Path("runs") / config.network / f"{config.dataset}-{stamp}"
 
 
 class _Heldout:
@@ -252,7 +275,7 @@ class _Heldout:
         return sum(len(b) for b in self.batches)
 
     @torch.no_grad()
-    def render(self, net: CTATGenerator, device: str) -> list[np.ndarray]:
+    def render(self, net: torch.nn.Module, device: str) -> list[np.ndarray]:
         was_training = net.training
         net.eval()
         out = []
@@ -282,7 +305,7 @@ class _Heldout:
         Image.fromarray(np.concatenate(strip, axis=0)).save(path)
 
 
-def _train_state(d_app, d_shape, opt_g, opt_d, scaler) -> dict:
+def _train_state(d_app, d_shape, opt_g, opt_d, scaler, pools) -> dict:
     state = {
         "d_appearance": {k: v.detach().cpu() for k, v in d_app.state_dict().items()},
         "d_shape": {k: v.detach().cpu() for k, v in d_shape.state_dict().items()},
@@ -294,6 +317,8 @@ def _train_state(d_app, d_shape, opt_g, opt_d, scaler) -> dict:
         state["rng_cuda"] = torch.cuda.get_rng_state_all()
     if scaler is not None:
         state["scaler"] = scaler.state_dict()
+    if pools is not None:
+        state["pools"] = pools.state()
     return state
 
 
@@ -305,7 +330,7 @@ def train(
     echo: Callable[[str], None] = print,
     perceptual: PerceptualLoss | None = None,
 ) -> TrainResult:
-    """Train (or resume) a CTAT generator; returns where its checkpoints and log are.
+    """Train (or resume) a generator; returns where its checkpoints and log are.
 
     ``perceptual`` replaces the VGG19 loss module (tests pass a stand-in network)."""
     device = config.device
@@ -325,7 +350,7 @@ def train(
         if ckpt.train_state is None:
             raise CheckpointError(f"{resume} holds no training state (optimisers, "
                                   "discriminators); it can be evaluated but not resumed")
-        config = config.replace(model=ckpt.config)
+        config = config.replace(network=ckpt.network, model=ckpt.config)
 
     files = locate(config.dataset, config.data_root, "train", progress=progress)
     split = load_split(files)
@@ -338,16 +363,19 @@ def train(
     if ckpt is not None and ckpt.size != size:
         raise CheckpointError(f"{resume} was trained at {ckpt.size}; {config.dataset} "
                               f"training images are {size}")
-    echo(f"ctat train: {len(pairs)} training pairs of {files.name} at {size[0]}x{size[1]}"
+    echo(f"{config.network} train: {len(pairs)} training pairs of {files.name} at {size[0]}x{size[1]}"
          + (f" ({skipped} skipped: missing or unusable images)" if skipped else ""))
 
     torch.manual_seed(config.seed)
-    net = CTATGenerator(config.model, size, seed=config.seed).to(device)
+    net = NETWORKS.get(config.network)(config.model, size, seed=config.seed).to(device)
     p = config.model.pose_channels
+    d_kw = dict(ndf=config.ndf, n_blocks=config.d_blocks, norm=config.d_norm,
+                activation=config.d_activation, dropout=config.d_dropout)
     with torch.random.fork_rng(devices=[]):  # initialised at construction, seeded
         torch.manual_seed(config.seed + 1)
-        d_app = ResnetDiscriminator(6, ndf=config.ndf, n_blocks=config.d_blocks).to(device)
-        d_shape = ResnetDiscriminator(3 + p, ndf=config.ndf, n_blocks=config.d_blocks).to(device)
+        d_app = ResnetDiscriminator(6, **d_kw).to(device)
+        d_shape = ResnetDiscriminator(3 + p, **d_kw).to(device)
+    pools = FakePools(config.pool_size) if config.pool_size else None
     opt_g = torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
     opt_d = torch.optim.Adam(list(d_app.parameters()) + list(d_shape.parameters()),
                              lr=config.lr, betas=config.betas)
@@ -364,6 +392,8 @@ def train(
         opt_d.load_state_dict(state["opt_d"])
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
+        if pools is not None and "pools" in state:
+            pools.load(state["pools"], device)
         torch.set_rng_state(state["rng_cpu"])
         if "rng_cuda" in state and device.startswith("cuda"):
             torch.cuda.set_rng_state_all(state["rng_cuda"])
@@ -411,7 +441,8 @@ def train(
     def save(at: int) -> Path:
         path = save_checkpoint(out_dir / "checkpoints" / f"step_{at:07d}.pt", net, files.name, at,
                                training=training,
-                               train_state=_train_state(d_app, d_shape, opt_g, opt_d, scaler))
+                               train_state=_train_state(d_app, d_shape, opt_g, opt_d, scaler,
+                                                        pools))
         shutil.copyfile(path, out_dir / "latest.pt.tmp")
         (out_dir / "latest.pt.tmp").replace(out_dir / "latest.pt")
         return path
@@ -427,7 +458,7 @@ def train(
         num_workers=config.workers, persistent_workers=config.workers > 0,
         generator=torch.Generator().manual_seed(config.seed),  # not the global stream (dropout)
     )
-    bar = Progress(total=config.iterations, desc="ctat train", enabled=progress, unit="step")
+    bar = Progress(total=config.iterations, desc=f"{config.network} train", enabled=progress, unit="step")
     bar.update(step)
     net.train()
     d_app.train()
@@ -462,7 +493,7 @@ def train(
                 d.requires_grad_(True)
             with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
                 d_total, d_terms = discriminator_loss(fake.detach(), real, src, tgt_pose, d_app,
-                                                      d_shape, gan, weights.gan)
+                                                      d_shape, gan, weights.gan, pool=pools)
             opt_d.zero_grad(set_to_none=True)
             _backward_step(d_total, opt_d, scaler)
             if scaler is not None:
@@ -500,10 +531,44 @@ def train(
     if evals:
         first, last = evals[0], evals[-1]
         echo(f"held-out SSIM: {first[1]:.4f} at step {first[0]} -> {last[1]:.4f} at step {last[0]}")
-    echo(f"checkpoint: {out_dir / 'latest.pt'}\nevaluate it: python -m bench run --models ctat "
-         f"--dataset {files.name} --checkpoint ctat={out_dir / 'latest.pt'}")
+    echo(f"checkpoint: {out_dir / 'latest.pt'}\nevaluate it: python -m bench run --models "
+         f"{config.network} --dataset {files.name} --checkpoint "
+         f"{config.network}={out_dir / 'latest.pt'}")
     return TrainResult(out_dir=out_dir, checkpoint=out_dir / "latest.pt", step=step, log=log_path,
                        evals=tuple(evals))
+
+
+class FakePools:
+    """PATN's image pools (pix2pix's ImagePool), one per discriminator, drawn from the global
+    torch random stream so that a resumed run draws as an uninterrupted one.
+
+    Until a pool holds ``size`` items every fake passes through and is stored; then each
+    fake is, with probability 1/2, swapped for a stored one (which it replaces)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: dict[str, list[torch.Tensor]] = {"appearance": [], "shape": []}
+
+    def __call__(self, which: str, fakes: torch.Tensor) -> torch.Tensor:
+        stored = self.items[which]
+        out = []
+        for fake in fakes.detach():
+            if len(stored) < self.size:
+                stored.append(fake.clone())
+                out.append(fake)
+            elif torch.rand(()) < 0.5:
+                i = int(torch.randint(self.size, ()))
+                out.append(stored[i].clone())
+                stored[i] = fake.clone()
+            else:
+                out.append(fake)
+        return torch.stack(out)
+
+    def state(self) -> dict:
+        return {k: [t.cpu() for t in v] for k, v in self.items.items()}
+
+    def load(self, state: dict, device: str) -> None:
+        self.items = {k: [t.to(device) for t in v] for k, v in state.items()}
 
 
 def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:

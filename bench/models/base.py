@@ -52,6 +52,22 @@ class Weights:
         return self.label == UNTRAINED
 
 
+def check_untrained_allowed(spec: ModelSpec, how_to_train: str) -> None:
+    """Refuse seeded untrained weights on real data unless the user asked for them.
+
+    The synthetic sets allow them (trying the pipeline); elsewhere ``spec.untrained`` must be
+    set (``--checkpoint NAME=untrained``). ``how_to_train`` completes the message."""
+    from bench.data import DATASETS
+
+    synthetic = spec.dataset in DATASETS and DATASETS.get(spec.dataset).synthetic is not None
+    if not (spec.untrained or synthetic):
+        raise ModelUnavailableError(
+            f"{spec.name}: no checkpoint given for {spec.dataset}. Pass --checkpoint "
+            f"{spec.name}=PATH ({how_to_train}), or --checkpoint {spec.name}={UNTRAINED} to score "
+            "seeded untrained weights (labelled untrained; not a trained model's numbers)"
+        )
+
+
 class NoParameters(torch.nn.Module):
     """The ``module`` of a training-free method: nothing to count, nothing to time on a GPU."""
 

@@ -62,7 +62,7 @@ def test_a_file_that_is_not_a_torch_file(tmp_path):
 def test_a_torch_file_of_another_kind(tmp_path):
     other = tmp_path / "latest_net_netG.pth"
     torch.save({"model.0.weight": torch.zeros(3)}, other)
-    with pytest.raises(CheckpointError, match=r"is not a CTAT checkpoint .*model.0.weight"):
+    with pytest.raises(CheckpointError, match=r"is not a ctat-bench checkpoint .*model.0.weight"):
         load_checkpoint(other)
 
 
