@@ -54,7 +54,7 @@ def test_models_that_cannot_run_refuse_before_work(market_folder, tmp_path, caps
     assert not (out / "records.jsonl").exists()
     assert main(["run", "--models", "pata", "--dataset", "market",
                  "--data-root", str(market_folder), "--quiet"]) == 2
-    assert "patn: the PATN network is not implemented" in capsys.readouterr().err
+    assert "patn: no checkpoint given for market" in capsys.readouterr().err
 
 
 def test_dry_run_prints_resolved_config(capsys):
