@@ -1,7 +1,8 @@
-"""Speed of the CTAT generator's forward pass (the module the adapter runs), by resolution.
+"""Speed of the learned generators' forward passes (the modules the adapters run), CTAT beside
+PATN at the same resolutions and batch sizes.
 
-    pytest benchmarks/test_bench_ctat.py --benchmark-only -q
-    BENCH_DEVICE=cuda pytest benchmarks/test_bench_ctat.py --benchmark-only -q   # on a GPU
+    pytest benchmarks/test_bench_generators.py --benchmark-only -q
+    BENCH_DEVICE=cuda pytest benchmarks/test_bench_generators.py --benchmark-only -q   # on a GPU
 
 Each round is one forward pass of a batch under ``torch.inference_mode`` (CUDA rounds end with
 a synchronise). ``extra_info`` carries images per second, the parameter count, the device and
@@ -16,8 +17,14 @@ import os
 import pytest
 import torch
 
+from baselines.patn.network import PATNConfig, PATNGenerator
 from ctat.config import CTATConfig
 from ctat.network import CTATGenerator, count_parameters
+
+NETWORKS = {
+    "ctat": lambda size: CTATGenerator(CTATConfig(), size),
+    "patn": lambda size: PATNGenerator(PATNConfig.for_dataset("market" if size[0] == 128 else "deepfashion"), size),
+}
 
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 CASES = [((128, 64), 1), ((128, 64), 32), ((256, 176), 1), ((256, 176), 8)]
@@ -27,8 +34,9 @@ if DEVICE == "cpu":
 
 @pytest.mark.parametrize(("size", "batch"), CASES, ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else f"b{v}")
 @pytest.mark.parametrize("dtype", ["fp32", "bf16"] if DEVICE.startswith("cuda") else ["fp32"])
-def test_ctat_forward(benchmark, size, batch, dtype):
-    net = CTATGenerator(CTATConfig(), size).to(DEVICE).eval()
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_forward(benchmark, network, size, batch, dtype):
+    net = NETWORKS[network](size).to(DEVICE).eval()
     inputs = net.example_inputs(batch, DEVICE)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16")
 
@@ -45,6 +53,6 @@ def test_ctat_forward(benchmark, size, batch, dtype):
     assert out.shape == (batch, 3, *size)
     benchmark.extra_info.update(
         images_per_s=batch / benchmark.stats.stats.median,
-        parameters=count_parameters(net), device=DEVICE, dtype=dtype,
+        network=network, parameters=count_parameters(net), device=DEVICE, dtype=dtype,
         device_name=torch.cuda.get_device_name() if DEVICE.startswith("cuda") else "cpu",
     )
