@@ -1,8 +1,7 @@
 """The CTAT generator: a source stream and a target stream through three stages, then a decoder.
 
     import torch
-    from bench.models.pose_maps import gaussian_heatmaps
-from ctat.config import CTATConfig
+    from ctat.config import CTATConfig
     from ctat.network import CTATGenerator
 
     net = CTATGenerator(CTATConfig(), size=(128, 64), seed=0)     # seeded initial weights
