@@ -18,6 +18,7 @@ A checkpoint is one ``torch.save`` file holding plain data (loadable with
     generator         the generator's state dict
     generator_sha256  hash of the generator's tensors (names, shapes, dtypes, bytes)
     training          optional: the training configuration (losses, schedule, data)
+    source            optional: where converted weights came from (PG2's TensorFlow files)
     train_state       optional: optimisers, discriminators, RNG states (to resume training)
     created           ISO 8601 UTC
 
@@ -46,6 +47,7 @@ FORMAT_VERSION = 1
 NETWORKS: Registry = Registry("network")
 NETWORKS.register_lazy("ctat", "ctat.network:CTATGenerator")
 NETWORKS.register_lazy("patn", "baselines.patn.network:PATNGenerator")
+NETWORKS.register_lazy("pg2", "baselines.pg2.network:PG2Generator")
 
 
 class CheckpointError(ModelUnavailableError):
@@ -82,6 +84,7 @@ class Checkpoint:
     generator_sha256: str = ""
     file_sha256: str = ""
     training: dict | None = None
+    source: dict | None = None
     train_state: dict | None = field(default=None, repr=False)
 
     def build(self, device: str | torch.device = "cpu") -> torch.nn.Module:
@@ -102,7 +105,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def save_checkpoint(path: Path, net: torch.nn.Module, dataset: str, step: int,
-                    training: dict | None = None, train_state: dict | None = None) -> Path:
+                    training: dict | None = None, train_state: dict | None = None,
+                    source: dict | None = None) -> Path:
     """Write atomically (a temporary file renamed into place), so an interrupted save never
     leaves a truncated checkpoint under the final name."""
     path = Path(path)
@@ -122,6 +126,8 @@ def save_checkpoint(path: Path, net: torch.nn.Module, dataset: str, step: int,
     }
     if training is not None:
         payload["training"] = training
+    if source is not None:
+        payload["source"] = source
     if train_state is not None:
         payload["train_state"] = train_state
     tmp = path.with_name(path.name + ".tmp")
@@ -170,6 +176,8 @@ def load_checkpoint(path: Path, size: tuple[int, int] | None = None, network: st
         trained = tuple(int(v) for v in payload["size"])
         generator = payload["generator"]
         stored_hash = payload["generator_sha256"]
+        if len(trained) != 2 or not isinstance(generator, dict):
+            raise ValueError("size must be [H, W] and generator a state dict")
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: malformed checkpoint: {exc}") from None
     if size is not None and tuple(size) != trained:
@@ -188,5 +196,6 @@ def load_checkpoint(path: Path, size: tuple[int, int] | None = None, network: st
         path=path, network=stored, config=config, size=trained, dataset=str(payload.get("dataset")),
         step=int(payload.get("step", 0)), generator=generator, generator_sha256=stored_hash,
         file_sha256=file_sha256(path), training=payload.get("training"),
+        source=payload.get("source"),
         train_state=payload.get("train_state"),
     )

@@ -41,3 +41,40 @@ def gaussian_heatmaps(
     gx = torch.exp(-((xs[None, None, :] - x[..., None]) ** 2) / (2 * sigma**2))  # (N, J, W)
     maps = gy[..., :, None] * gx[..., None, :]
     return maps * present[..., None, None].to(maps.dtype)
+
+
+DISK_RADIUS = 4  # PG2's pose_sparse_r4 (PROTOCOL.md 4.2)
+
+
+def disk_maps(kpts: torch.Tensor, size: tuple[int, int], radius: int = DISK_RADIUS) -> torch.Tensor:
+    """(N, J, 2) (x, y) keypoints -> (N, J, H, W) float32 binary solid disks (PG2's pose input).
+
+    PG2 (utils.py ``_getSparseKeypoint``, mode 'Solid') truncates a joint to the integer pixel
+    (row ``int(y)``, column ``int(x)``) and sets every in-frame pixel at offset (i, j) with
+    ``sqrt(i^2 + j^2) <= radius`` to 1, everything else 0::
+
+        from bench.models.pose_maps import disk_maps
+        maps = disk_maps(kpts, size=(128, 64))        # (N, 18, 128, 64) in {0, 1}
+        pose = maps * 2 - 1                           # PG2 feeds them rescaled to [-1, 1]
+
+    A missing joint (either coordinate -1) or a non-finite coordinate gives an all-zero channel;
+    a joint near or beyond the border keeps the part of its disk that lies inside the frame.
+    """
+    if kpts.ndim != 3 or kpts.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (N, J, 2) (x, y), got {tuple(kpts.shape)}")
+    if isinstance(radius, bool) or int(radius) != radius or radius < 0:
+        raise ValueError(f"radius must be a non-negative integer, got {radius!r}")
+    radius = int(radius)
+    h, w = size
+    kpts = kpts.to(torch.float64)
+    x, y = kpts[..., 0], kpts[..., 1]
+    present = torch.isfinite(kpts).all(-1) & (x != MISSING) & (y != MISSING)
+    # int() in the original truncates towards zero; off-frame joints stay off-frame
+    col = torch.where(present, torch.trunc(x), torch.zeros_like(x))
+    row = torch.where(present, torch.trunc(y), torch.zeros_like(y))
+    ys = torch.arange(h, dtype=torch.float64, device=kpts.device)
+    xs = torch.arange(w, dtype=torch.float64, device=kpts.device)
+    dy2 = (ys[None, None, :] - row[..., None]) ** 2  # (N, J, H)
+    dx2 = (xs[None, None, :] - col[..., None]) ** 2  # (N, J, W)
+    inside = (dy2[..., :, None] + dx2[..., None, :]) <= radius * radius
+    return (inside & present[..., None, None]).to(torch.float32)
