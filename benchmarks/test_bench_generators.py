@@ -1,5 +1,6 @@
 """Speed of the learned generators' forward passes (the modules the adapters run), CTAT beside
-PATN at the same resolutions and batch sizes.
+PATN and PG2 at the same image resolutions and batch sizes (PG2 runs DeepFashion's 256x176
+images in its original 256x256 frame, as its adapter does).
 
     pytest benchmarks/test_bench_generators.py --benchmark-only -q
     BENCH_DEVICE=cuda pytest benchmarks/test_bench_generators.py --benchmark-only -q   # on a GPU
@@ -18,13 +19,21 @@ import pytest
 import torch
 
 from baselines.patn.network import PATNConfig, PATNGenerator
+from baselines.pg2.adapter import network_size
+from baselines.pg2.network import PG2Config, PG2Generator
 from ctat.config import CTATConfig
 from ctat.network import CTATGenerator, count_parameters
 
 NETWORKS = {
     "ctat": lambda size: CTATGenerator(CTATConfig(), size),
-    "patn": lambda size: PATNGenerator(PATNConfig.for_dataset("market" if size[0] == 128 else "deepfashion"), size),
+    "patn": lambda size: PATNGenerator(PATNConfig.for_dataset(_dataset(size)), size),
+    "pg2": lambda size: PG2Generator(PG2Config.for_dataset(_dataset(size)), network_size(size)),
 }
+
+
+def _dataset(size):
+    return "market" if size == (128, 64) else "deepfashion"
+
 
 DEVICE = os.environ.get("BENCH_DEVICE", "cpu")
 CASES = [((128, 64), 1), ((128, 64), 32), ((256, 176), 1), ((256, 176), 8)]
@@ -50,7 +59,7 @@ def test_forward(benchmark, network, size, batch, dtype):
     for _ in range(3):  # warm-up: kernels chosen, caches filled
         forward()
     out = benchmark.pedantic(forward, rounds=20 if DEVICE != "cpu" else 3, iterations=1)
-    assert out.shape == (batch, 3, *size)
+    assert out.shape[0] == batch and out.shape[1] == 3
     benchmark.extra_info.update(
         images_per_s=batch / benchmark.stats.stats.median,
         network=network, parameters=count_parameters(net), device=DEVICE, dtype=dtype,
