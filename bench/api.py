@@ -10,6 +10,15 @@ Order of work: names resolved, dataset located and validated, models built, outp
 everything that can fail on bad input fails here, before the first pair is generated. Then
 pairs stream through every model and metric once; a pair that cannot be loaded, generated or
 scored becomes an error record while the rest of the run completes.
+
+Results folders (``folder:NAME=PATH`` in ``models``, :mod:`bench.models.folder`) run in the
+same loop: they declare ``sees_pairs``, are planned against the evaluated pairs before work
+(layout detected, files matched and hashed) and return the files' panels. Under a protocol
+with ``gt_from_results`` (``patn-strips``) every model must be such a folder with a target
+panel, the metrics score against those panels, and the dataset needs no images::
+
+    run(RunConfig(models=("folder:patn-released=/results/patn_market",), dataset="market",
+                  data_root=Path("/data/market-csv-only"), protocol="patn-strips"))
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import torch
 
 from bench.config import RunConfig
 from bench.data import load_split, locate
+from bench.data.annotations import read_pairs
 from bench.data.datasets import image_size
 from bench.data.loader import PairError, iter_batches
 from bench.data.split import Split, pairs_sha256
@@ -44,7 +54,7 @@ from bench.records import (
     Record,
     RecordWriter,
 )
-from bench.types import Metric, PairBatch
+from bench.types import Generated, Metric, Pair, PairBatch
 
 
 @dataclass
@@ -74,6 +84,7 @@ class _ModelRun:
     reference_bound: bool
     scored: dict[str, int] = field(default_factory=dict)  # key -> pairs with a value
     failed: int = 0
+    extra: dict = field(default_factory=dict)  # added to the extra of its metric records
 
     @property
     def labels(self) -> dict:
@@ -109,18 +120,64 @@ def _build_models(config: RunConfig, size: tuple[int, int]) -> list[tuple[str, o
             name=name, size=size, dataset=config.dataset, device=config.device,
             checkpoint=None if untrained else checkpoint, untrained=untrained, seed=config.seed,
         )
-        built.append((name, GENERATORS.get(name)(spec)))
+        folder = config.folder_for(name)
+        if folder is not None:
+            from bench.models.folder import FolderModel
+
+            built.append((name, FolderModel(spec, folder, workers=config.workers)))
+        else:
+            built.append((name, GENERATORS.get(name)(spec)))
     return built
 
 
-def _generate(gen, batch: PairBatch, device: str) -> torch.Tensor:
-    src = images_to_tensor(batch.src_img, device)
+def _check_results_only(config: RunConfig, protocol: Protocol) -> None:
+    """A protocol whose ground truth comes from the results scores results folders only."""
+    others = [m for m in config.models if config.folder_for(m) is None]
+    if others:
+        raise BenchError(
+            f"protocol {protocol.name!r} scores result strips against their own target panels; "
+            f"{', '.join(repr(m) for m in others)} generate images and have none. Run them under "
+            "--protocol patn (ground truth from the dataset images), or give only "
+            "folder:NAME=PATH models here"
+        )
+
+
+def _frame_from_results(config: RunConfig, files):
+    """A results-only run without dataset images: the frame the result files fit."""
+    from bench.models.folder import probe_size
+
+    rows = read_pairs(files.pairs_file)
+    pairs = [Pair(s, t, i) for i, (s, t, _) in enumerate(rows)]
+    size = probe_size(config.folders, pairs, files.spec.sizes, files.spec.padded_width)
+    return files.with_size(size, note=f"frame {size[0]}x{size[1]} (HxW) taken from the result files")
+
+
+def _generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
+    """Call ``gen.generate`` with what its capability flags allow it to see: the target image
+    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders)."""
+    src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
     src_kpts = kpts_to_tensor(batch.src_kpts, device)
     tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
+    kwargs = {}
+    if getattr(gen, "sees_target", False):
+        kwargs["tgt_img"] = images_to_tensor(batch.tgt_img, device)
+    if getattr(gen, "sees_pairs", False):
+        kwargs["pairs"] = batch.pairs
     with torch.inference_mode():
-        if getattr(gen, "sees_target", False):
-            return gen.generate(src, src_kpts, tgt_kpts, tgt_img=images_to_tensor(batch.tgt_img, device))
-        return gen.generate(src, src_kpts, tgt_kpts)
+        return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
+
+
+def _check_generated(out: Generated, shape: tuple[int, ...]) -> None:
+    """A generator's :class:`Generated` must hold uint8 images (and panels) of ``shape``."""
+    for what, arr in (("images", out.images), ("targets", out.targets), ("sources", out.sources)):
+        if arr is None and what != "images":
+            continue
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.shape != shape:
+            found = (f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray)
+                     else type(arr).__name__)
+            raise GeneratorOutputError(
+                f"generate() returned {what} {found}, expected uint8 {shape} (N, H, W, 3)"
+            )
 
 
 class _Evaluation:
@@ -136,6 +193,8 @@ class _Evaluation:
         self.writer = writer
         self.base = base  # fields shared by every record
         self.records: list[Record] = []
+        self.ground_truth = ("results: each file's own target panel" if protocol.gt_from_results
+                             else "dataset images")
 
     def emit(self, **fields) -> Record:
         record = Record(**self.base, created=_now(), **fields)
@@ -165,9 +224,24 @@ class _Evaluation:
                 self.step_model(run, batch)
 
     def step_model(self, run: _ModelRun, batch: PairBatch) -> None:
+        h, w = self.split.files.size
+        shape = (len(batch), h, w, 3)
         try:
-            fake = _generate(run.generator, batch, self.config.device)
-            images, problems = tensor_to_images(fake, batch.tgt_img.shape)
+            out = _generate(run.generator, batch, self.config.device)
+            if isinstance(out, Generated):  # images read, not computed (results folders)
+                _check_generated(out, shape)
+                images = out.images
+                problems = {i: msg for i, (msg, _) in out.problems.items()}
+                stage, files = "read", {i: f for i, (_, f) in out.problems.items()}
+            else:
+                images, problems = tensor_to_images(out, shape)
+                stage, files = "generate", {}
+            if self.protocol.gt_from_results and (
+                    not isinstance(out, Generated) or out.targets is None):
+                raise GeneratorOutputError(
+                    f"protocol {self.protocol.name} needs the results' own target panels; "
+                    f"{run.name} returned none"
+                )
         except (GeneratorOutputError, RuntimeError, ValueError) as exc:
             errors = [PairError(p, "generate", f"{type(exc).__name__}: {exc}") for p in batch.pairs]
             self.pair_errors(run, errors)
@@ -175,12 +249,16 @@ class _Evaluation:
                 run.name, batch.pairs, {}, {i: f"generate: {exc}" for i in range(len(batch))}
             )
             return
+        if self.protocol.gt_from_results:  # score against the results' own panels
+            batch = PairBatch(pairs=batch.pairs, src_img=out.sources, tgt_img=out.targets,
+                              src_kpts=batch.src_kpts, tgt_kpts=batch.tgt_kpts)
         good = np.array([i not in problems for i in range(len(batch))])
         if problems:
-            self.pair_errors(
-                run, [PairError(batch.pairs[i], "generate", msg) for i, msg in problems.items()]
-            )
-        row_errors = {i: f"generate: {msg}" for i, msg in problems.items()}
+            self.pair_errors(run, [
+                PairError(batch.pairs[i], stage, msg, file=files.get(i))
+                for i, msg in sorted(problems.items())
+            ])
+        row_errors = {i: f"{stage}: {msg}" for i, msg in problems.items()}
         values: dict[str, np.ndarray] = {}
         if good.any():
             kept = batch if good.all() else batch.select(good)
@@ -237,7 +315,8 @@ class _Evaluation:
                         metric=metric.name, metric_version=metric.version, key=key,
                         value=value, unit=metric.unit, higher_is_better=metric.higher_is_better, error=error,
                         extra={"failed_pairs": run.failed, "complete": not interrupted,
-                               "precision": metric.precision},
+                               "precision": metric.precision,
+                               "ground_truth": self.ground_truth, **run.extra},
                     )
 
 
@@ -251,12 +330,18 @@ def run(
     config = config.resolved()
     protocol = PROTOCOLS.get(config.protocol)
     metric_classes = [METRICS.get(m) for m in config.metrics]
+    results_only = protocol.gt_from_results  # ground truth from the result files themselves
+    if results_only:
+        _check_results_only(config, protocol)
 
-    files = locate(config.dataset, config.data_root, config.split, seed=None, progress=progress)
+    files = locate(config.dataset, config.data_root, config.split, seed=None, progress=progress,
+                   images_required=not results_only)
+    if files.size is None:
+        files = _frame_from_results(config, files)
     echo(f"dataset {files.name} ({config.split}): {files.root} [{files.root_source}]")
     for note in files.notes:
         echo(f"  note: {note}")
-    split = load_split(files)
+    split = load_split(files, check_images=not results_only)
     pairs = split.select(limit=config.limit, subset=config.subset, seed=config.seed)
     pairs_hash = pairs_sha256(pairs)
     if split.image_problems:
@@ -267,6 +352,17 @@ def run(
     _check_device(config.device)
     torch.manual_seed(config.seed)
     built = _build_models(config, files.size)
+    for name, gen in built:
+        if getattr(gen, "sees_pairs", False):
+            plan = getattr(gen, "plan", None)  # optional: learn the pair list before work
+            for line in (plan(pairs) if callable(plan) else None) or ():
+                echo(line)
+            if results_only and not getattr(gen, "has_target", False):
+                raise BenchError(
+                    f"folder:{name}: its files hold no ground-truth panel ({gen.layout.describe()}); "
+                    f"protocol {protocol.name!r} scores against the strips' target panels: use "
+                    "--protocol patn (dataset images), or target=I if a panel holds the target"
+                )
 
     run_id = make_run_id(files.name, pairs_hash)
     run_dir = prepare_run_dir(config.out or Path("results") / run_id)
@@ -277,7 +373,8 @@ def run(
     outputs.write_json("config.json", {"run_id": run_id, **config.to_dict(),
                                        "pairs_sha256": pairs_hash, "n_pairs": len(pairs),
                                        "image_size": list(files.size),
-                                       "data_root": str(files.root)})
+                                       "data_root": str(files.root),
+                                       "dataset_images": not results_only})
     outputs.write_json("env.json", env)
 
     shared: dict = {}
@@ -286,10 +383,12 @@ def run(
         provenance = getattr(gen, "provenance", None)
         checkpoint = config.checkpoint_for(name)
         weights = getattr(gen, "weights", None) or Weights(str(checkpoint) if checkpoint else "none")
+        record_extra = getattr(gen, "record_extra", None)  # e.g. a results folder's layout
         models.append(_ModelRun(
             name=name, generator=gen, metrics=[cls(shared) for cls in metric_classes],
             weights=weights,
             reference_bound=bool(getattr(provenance, "reference_bound", False)),
+            extra=dict(record_extra()) if callable(record_extra) else {},
         ))
         keys = tuple(k for m in models[-1].metrics if m.per_pair for k in m.result_keys())
         outputs.open_pair_table(name, keys)
@@ -310,7 +409,8 @@ def run(
         evaluation = _Evaluation(config, split, pairs, protocol, models, outputs, writer, base)
         bar = Progress(total=len(pairs), desc="pairs", enabled=progress)
         try:
-            for batch, load_errors in iter_batches(split, pairs, config.batch_size, config.workers):
+            for batch, load_errors in iter_batches(split, pairs, config.batch_size, config.workers,
+                                                   images=not results_only):
                 evaluation.step(batch, load_errors)
                 done = (len(batch) if batch is not None else 0) + len(load_errors)
                 evaluated += done

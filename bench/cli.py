@@ -2,6 +2,7 @@
 
     python -m bench run                                   # oracle,source,warp on the synthetic set
     python -m bench run --models ctat,pg2,pata --dataset market --data-root /data/market_data
+    python -m bench run --models warp,folder:defgan=/results/defgan --dataset market
     python -m bench list models
     python -m bench data generate synthetic
     python -m bench data check market --data-root /data/market_data
@@ -21,6 +22,10 @@ EPILOG = """examples:
   python -m bench run                                   reference methods on the synthetic set
   python -m bench run --models oracle,source,warp --limit 200 --out results/quick
   python -m bench run --models ctat,pg2,pata --dataset market --data-root /data/market_data
+  python -m bench run --models warp,folder:defgan=/results/defgan --dataset market
+                                                        a folder of images a method released
+  python -m bench run --models folder:patn-released=/results/patn --protocol patn-strips \\
+      --dataset market --data-root /data/market_csv_only   PATN's strips scored as it did
   python -m bench list
   python -m bench data check market --data-root /data/market_data
 """
@@ -28,6 +33,19 @@ EPILOG = """examples:
 
 def _csv_list(text: str) -> tuple[str, ...]:
     items = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+def _model_list(text: str) -> tuple[str, ...]:
+    """``--models``: names and ``folder:NAME=PATH[,panels=K,panel=I,target=J]`` entries."""
+    from bench.models.folder import FolderError, split_model_list
+
+    try:
+        items = split_model_list(text)
+    except FolderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if not items:
         raise argparse.ArgumentTypeError("expected a comma-separated list of names")
     return items
@@ -61,15 +79,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="generate and score images, write results/<run-id>/",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("--models", type=_csv_list, default=None,
-                     help="comma-separated model names (default: oracle,source,warp); pata = patn")
+    run.add_argument("--models", type=_model_list, default=None,
+                     help="comma-separated model names (default: oracle,source,warp); pata = patn; "
+                          "folder:NAME=PATH scores images a method already generated "
+                          "(options follow: folder:NAME=PATH,panels=5,panel=4,target=2)")
     run.add_argument("--dataset", default=None, help="dataset name (default: synthetic)")
     run.add_argument("--data-root", type=Path, default=None,
                      help="dataset folder (default: $BENCH_<NAME>_ROOT, then data/<name>)")
     run.add_argument("--split", default="test")
     run.add_argument("--metrics", type=_csv_list, default=None,
                      help="comma-separated metric names (default: all)")
-    run.add_argument("--protocol", default=None, help="evaluation protocol (default: patn)")
+    run.add_argument("--protocol", default=None,
+                     help="evaluation protocol (default: patn; patn-strips: ground truth from "
+                          "the result strips, no dataset images needed)")
     group = run.add_mutually_exclusive_group()
     group.add_argument("--limit", type=_positive, default=None, help="first N pairs in file order")
     group.add_argument("--subset", type=_positive, default=None,
@@ -134,8 +156,26 @@ def _cmd_run(args: argparse.Namespace) -> int:
     result = run(config, progress=not args.quiet)
     print()
     print(summary_table(result.records))
+    for line in _folder_notes(result.records):
+        print(line)
     print(f"\nresults: {result.run_dir}")
     return 130 if result.interrupted else 0
+
+
+def _folder_notes(records) -> list[str]:
+    """One line per results-folder model, from its records: where its images came from."""
+    seen, lines = set(), []
+    for r in records:
+        info = r.extra.get("results_folder") if r.kind == "metric" else None
+        if info and r.model not in seen:
+            seen.add(r.model)
+            layout = (info.get("layout") or {}).get("description", "?")
+            lines.append(
+                f"{r.model}: results folder {info['path']} ({layout}); "
+                f"{info['pairs_found']} pairs found, {info['pairs_missing']} missing, "
+                f"{info['files_ignored']} other files ignored"
+            )
+    return lines
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -150,6 +190,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name in GENERATORS.names():
             aliases = GENERATORS.aliases_of(name)
             lines.append(f"  {name}" + (f" (alias: {', '.join(aliases)})" if aliases else ""))
+        lines.append("  folder:NAME=PATH   images a method already generated (single images or "
+                     "result strips), named NAME")
         sections.append(("models", lines))
     if args.what in ("all", "datasets"):
         lines = []

@@ -4,6 +4,13 @@
     config = config.resolved()       # canonical names (pata -> patn); UnknownNameError on typos
     config.to_json()                 # what results/<run>/config.json holds
 
+Results folders are models too: an entry ``folder:NAME=PATH[,panels=K,panel=I,target=J]`` in
+``models`` (or a :class:`bench.models.folder.FolderSpec` in ``folders``) resolves to the name
+NAME in ``models`` and its spec in ``folders``::
+
+    RunConfig(models=("warp", "folder:defgan=/results/defgan")).resolved()
+    # models=("warp", "defgan"), folders=(FolderSpec(name="defgan", path="/results/defgan"),)
+
 "Not given" is ``None``, never a falsy value, so an explicit 0 is never mistaken for a default.
 """
 
@@ -13,8 +20,12 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.models.folder import FolderSpec
 
 DEFAULT_MODELS = ("oracle", "source", "warp")
 DEFAULT_DATASET = "synthetic"
@@ -37,6 +48,38 @@ class RunConfig:
     save_images: bool = True
     workers: int = 2  # image decoding threads
     checkpoints: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
+    folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
+
+    def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
+        """(model names, folder specs): ``folder:`` entries parsed, registry names canonical."""
+        from bench.models import GENERATORS
+        from bench.models.folder import FolderSpec, is_folder_entry
+
+        specs = {}
+        for spec in self.folders:
+            spec = FolderSpec(**spec) if isinstance(spec, dict) else spec
+            spec.validate()
+            specs.setdefault(spec.name, spec)
+        names = []
+        for entry in self.models:
+            if is_folder_entry(entry):
+                spec = FolderSpec.parse(entry)
+                if spec.name in specs and specs[spec.name] != spec:
+                    raise BenchError(f"two results folders are named {spec.name!r}")
+                specs[spec.name] = spec
+                names.append(spec.name)
+            elif entry in specs:
+                names.append(entry)
+            else:
+                names.append(GENERATORS.canonical(entry))
+        names.extend(n for n in specs if n not in names)
+        for name in specs:
+            if name in GENERATORS:
+                raise BenchError(
+                    f"folder:{name}=... is named like the registered model {name!r}; "
+                    f"choose another NAME (e.g. folder:{name}-results=PATH)"
+                )
+        return tuple(dict.fromkeys(names)), tuple(specs.values())
 
     def resolved(self) -> RunConfig:
         """Validate every name against its registry; canonical names, duplicates removed."""
@@ -45,12 +88,18 @@ class RunConfig:
         from bench.models import GENERATORS
         from bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
-        if not self.models:
+        if not self.models and not self.folders:
             raise BenchError("no models given: pass --models, e.g. --models oracle,source,warp")
-        models = tuple(dict.fromkeys(GENERATORS.canonical(m) for m in self.models))
+        models, folders = self._resolve_models()
         metrics = tuple(
             dict.fromkeys(METRICS.canonical(m) for m in (self.metrics or METRICS.names()))
         )
+        folder_names = {f.name for f in folders}
+        for model, _ in self.checkpoints:
+            if model in folder_names:
+                raise BenchError(
+                    f"--checkpoint given for {model!r}, a results folder: it has no weights"
+                )
         checkpoints = tuple((GENERATORS.canonical(m), p) for m, p in self.checkpoints)
         for model, _ in checkpoints:
             if model not in models:
@@ -64,7 +113,12 @@ class RunConfig:
             metrics=metrics,
             protocol=PROTOCOLS.canonical(self.protocol or DEFAULT_PROTOCOL),
             checkpoints=checkpoints,
+            folders=folders,
         )
+
+    def folder_for(self, model: str):
+        """The FolderSpec of a results-folder model (of a resolved config), else None."""
+        return next((f for f in self.folders if f.name == model), None)
 
     def checkpoint_for(self, model: str) -> Path | None:
         for name, path in self.checkpoints:
@@ -77,6 +131,7 @@ class RunConfig:
         for key in ("data_root", "out"):
             data[key] = None if data[key] is None else str(data[key])
         data["checkpoints"] = {m: str(p) for m, p in self.checkpoints}
+        data["folders"] = [dict(f) for f in data["folders"]]
         return data
 
     def to_json(self) -> str:

@@ -9,7 +9,13 @@ are only compared when they were computed the same way::
 
 Metric-level choices (which SSIM window, which data range) are metrics of their own
 (``ssim`` is the legacy scikit-image 0.14.2 computation, ``ssim_fixed`` the modern one); the
-protocol holds what applies to every metric.
+protocol holds what applies to every metric: padding, and where the ground truth comes from.
+``patn-strips`` takes it from each result strip's own target panel, as PATN's getMetrics did
+(PROTOCOL.md 3.2), so it only scores results folders (``folder:NAME=PATH``) and needs no
+dataset images::
+
+    python -m bench run --protocol patn-strips --models folder:patn-released=/results/patn_market \\
+        --dataset market --data-root /data/market-csv-only
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Protocol:
     version: str
     description: str
     white_padding: bool = False  # pad to the dataset's ``padded_width`` (PATN's addBounding)
+    gt_from_results: bool = False  # ground truth = the results' own target panel, not the dataset
 
     def prepare(
         self, fake: np.ndarray, batch: PairBatch, padded_width: int | None = None
@@ -44,7 +51,9 @@ class Protocol:
         left = total // 2
         pad = ((0, 0), (0, 0), (left, total - left), (0, 0))
 
-        def widen(images: np.ndarray) -> np.ndarray:
+        def widen(images: np.ndarray | None) -> np.ndarray | None:
+            if images is None:
+                return None
             return np.pad(images, pad, mode="constant", constant_values=255)
 
         def shift(kpts: np.ndarray) -> np.ndarray:
@@ -70,17 +79,30 @@ PATN = Protocol(
     description=(
         "PATN / Def-GAN legacy protocol (tool/getMetrics_*.py): images scored as saved, "
         "DeepFashion panels padded to 256 wide with white (addBounding) before every metric, "
-        "masks from the target keypoints. Generated images are kept lossless (PNG), unlike "
-        "PATN's JPEG result strips."
+        "masks from the target keypoints; the ground truth is the dataset's image. Generated "
+        "images are kept lossless (PNG), unlike PATN's JPEG result strips (a results folder "
+        "is scored as its files hold it)."
     ),
     white_padding=True,
+)
+PATN_STRIPS = Protocol(
+    name="patn-strips",
+    version="1",
+    description=(
+        "PATN legacy protocol on result strips, as getMetrics_*.py scored them: the ground truth "
+        "is each strip's own target panel as saved (JPEG for PATN's strips), not the dataset "
+        "image; DeepFashion padded to 256 with white. Results folders only; needs the pair and "
+        "annotation files but no dataset images."
+    ),
+    white_padding=True,
+    gt_from_results=True,
 )
 MODERN = Protocol(
     name="modern",
     version="1",
     description="Lossless images at their native size, no padding.",
 )
-for _p in (PATN, MODERN):
+for _p in (PATN, PATN_STRIPS, MODERN):
     PROTOCOLS.register(_p.name)(_p)
 
 DEFAULT_PROTOCOL = "patn"

@@ -8,7 +8,9 @@ Conventions (DESIGN.md "Interfaces"):
 * keypoints: float32 (N, 18, 2) pixel (x, y), -1 for missing (:mod:`bench.keypoints`).
 
 A metric sees a :class:`PairBatch` and the generated images; a generator never sees the target
-image::
+image (capability flags are the only exceptions: ``sees_target`` (``oracle``) is handed
+``tgt_img=``, ``sees_pairs`` (results folders, :mod:`bench.models.folder`) is handed ``pairs=``,
+the pair names, and may return a :class:`Generated` instead of a tensor)::
 
     class MyGenerator:
         name = "mine"
@@ -58,8 +60,10 @@ class PairBatch:
     """A batch of pairs with decoded images and keypoints (numpy; see module docstring)."""
 
     pairs: tuple[Pair, ...]
-    src_img: np.ndarray  # (N, H, W, 3) uint8
-    tgt_img: np.ndarray  # (N, H, W, 3) uint8; metrics only, never handed to generators
+    # (N, H, W, 3) uint8. None only in a run without dataset images (protocol patn-strips,
+    # every model a results folder): metrics then see the strips' own panels instead.
+    src_img: np.ndarray | None
+    tgt_img: np.ndarray | None  # metrics only, never handed to generators (but oracle)
     src_kpts: np.ndarray  # (N, 18, 2) float32 (x, y), -1 missing
     tgt_kpts: np.ndarray  # (N, 18, 2) float32 (x, y), -1 missing
 
@@ -76,11 +80,28 @@ class PairBatch:
         idx = np.flatnonzero(keep)
         return PairBatch(
             pairs=tuple(self.pairs[i] for i in idx),
-            src_img=self.src_img[idx],
-            tgt_img=self.tgt_img[idx],
+            src_img=None if self.src_img is None else self.src_img[idx],
+            tgt_img=None if self.tgt_img is None else self.tgt_img[idx],
             src_kpts=self.src_kpts[idx],
             tgt_kpts=self.tgt_kpts[idx],
         )
+
+
+@dataclass(frozen=True, eq=False)
+class Generated:
+    """What a generator may return instead of a tensor: images as read, with per-pair problems.
+
+    Results folders return one: their images are files already quantised (uint8, exactly as
+    scored), some pairs have no readable file, and strips carry their own ground truth::
+
+        Generated(images=u8, problems={3: ("no file for this pair", "/r/a___b.png")},
+                  targets=strip_targets)
+    """
+
+    images: np.ndarray  # (N, H, W, 3) uint8; rows listed in ``problems`` are ignored
+    problems: dict[int, tuple[str, str | None]]  # row -> (message, file or None)
+    targets: np.ndarray | None = None  # (N, H, W, 3) uint8 ground truth saved with the results
+    sources: np.ndarray | None = None  # (N, H, W, 3) uint8 source image saved with the results
 
 
 @runtime_checkable

@@ -90,8 +90,12 @@ def locate(
     *,
     seed: int | None = None,
     progress: bool = False,
+    images_required: bool = True,
 ) -> DatasetFiles:
-    """Locate (for synthetic sets: generate if needed) a dataset split; DataError if absent."""
+    """Locate (for synthetic sets: generate if needed) a dataset split; DataError if absent.
+
+    ``images_required=False`` accepts a folder with the split files but no images (a
+    results-only run, protocol ``patn-strips``): the returned ``size`` is then None."""
     spec = DATASETS.get(name)
     if spec.synthetic is not None:
         from bench.data.synthetic import ensure_synthetic
@@ -101,7 +105,7 @@ def locate(
         root = ensure_synthetic(synthetic_spec(spec, seed), where, progress=progress)
         return locate_files(spec, root, f"generated, {how}", split)
     root, source = resolve_root(spec, data_root)
-    return locate_files(spec, root, source, split)
+    return locate_files(spec, root, source, split, images_required=images_required)
 
 
 __all__ = [

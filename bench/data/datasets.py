@@ -16,6 +16,7 @@ directory. Synthetic sets live in the cache (``BENCH_CACHE``, default ``~/.cache
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,14 +67,30 @@ class DatasetFiles:
     pairs_file: Path
     annotations_file: Path
     image_dir: Path
-    size: tuple[int, int]  # (H, W) of the images on disk
+    # (H, W) of the images on disk; None when the run needs no images and the folder has none
+    # (a results-only run: ``with_size`` sets the frame the result strips were found to have)
+    size: tuple[int, int] | None
     kpt_shift_x: int = 0  # added to annotation x to get image x (DeepFashion 256 -> 176 frame: -40)
     frame_margin_x: int = 0  # keypoints may lie this far outside the image and still be valid
     notes: tuple[str, ...] = field(default_factory=tuple)
+    annotation_width: int | None = None  # width of the keypoint frame; None = the image width
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def has_images(self) -> bool:
+        return self.image_dir.is_dir()
+
+    def with_size(self, size: tuple[int, int], note: str | None = None) -> DatasetFiles:
+        """The same split evaluated at frame ``size`` (keypoint conversion recomputed)."""
+        shift, margin, notes = _frame_conversion(self.annotation_width, size)
+        base = tuple(n for n in self.notes if not n.startswith("keypoints converted"))
+        return dataclasses.replace(
+            self, size=tuple(size), kpt_shift_x=shift, frame_margin_x=margin,
+            notes=base + tuple(notes) + ((note,) if note else ()),
+        )
 
 
 MARKET_LAYOUT = Layout(
@@ -196,20 +213,66 @@ def _probe_size(image_dir: Path, sample: int = 7) -> tuple[int, int] | None:
     return sizes.most_common(1)[0][0] if sizes else None
 
 
-def locate_files(spec: DatasetSpec, root: Path, source: str, split: str) -> DatasetFiles:
-    """Find the split files of ``spec`` under ``root``; DataError with the layout if absent."""
+def _frame_conversion(frame: int | None, size: tuple[int, int]) -> tuple[int, int, list[str]]:
+    """(x shift, x margin, notes) taking keypoints of a ``frame``-wide file to ``size`` images."""
+    shift = margin = 0
+    notes: list[str] = []
+    if frame is not None and frame != size[1]:
+        shift = (size[1] - frame) // 2  # PATN's centre crop: x' = x - 40 for 256 -> 176
+        notes.append(f"keypoints converted from the {frame}-wide frame: x {shift:+d}")
+    if frame is not None:
+        margin = max(0, (max(frame, 256) - size[1]) // 2)
+    return shift, margin, notes
+
+
+RESULTS_ONLY_HINT = (
+    "only a run that scores result strips against their own target panels needs no images: "
+    "--protocol patn-strips with every model a results folder (folder:NAME=PATH)"
+)
+
+
+def locate_files(
+    spec: DatasetSpec, root: Path, source: str, split: str, *, images_required: bool = True
+) -> DatasetFiles:
+    """Find the split files of ``spec`` under ``root``; DataError with the layout if absent.
+
+    With ``images_required=False`` the split and annotation files suffice: the image folder is
+    used when present (its size checked as usual), else ``size`` is None (a results-only run).
+    """
     if not root.is_dir():
         raise DataError(_missing_message(spec, split, root, source, _describe_folder(root)))
+    csv_only = None
     for layout in spec.layouts:
         pairs = _first_existing(root, layout.pairs, split)
         annotations = _first_existing(root, layout.annotations, split)
         image_dir = root / layout.images.format(split=split)
         if pairs and annotations and image_dir.is_dir():
             break
+        if pairs and annotations and csv_only is None:
+            csv_only = (layout, pairs, annotations, image_dir)
     else:
-        raise DataError(_missing_message(spec, split, root, source, _describe_folder(root)))
+        if csv_only is None:
+            raise DataError(_missing_message(spec, split, root, source, _describe_folder(root)))
+        layout, pairs, annotations, image_dir = csv_only
+        if images_required:
+            found = (f"{pairs.name} and {annotations.name}, but no image folder {image_dir}; "
+                     f"{RESULTS_ONLY_HINT}")
+            raise DataError(_missing_message(spec, split, root, source, found))
+        return DatasetFiles(
+            spec=spec, split=split, root=root, root_source=source, pairs_file=pairs,
+            annotations_file=annotations, image_dir=image_dir, size=None,
+            notes=(f"no image folder {image_dir}: ground truth from the result strips",),
+            annotation_width=layout.annotation_width,
+        )
     size = _probe_size(image_dir)
     if size is None:
+        if not images_required:
+            return DatasetFiles(
+                spec=spec, split=split, root=root, root_source=source, pairs_file=pairs,
+                annotations_file=annotations, image_dir=image_dir, size=None,
+                notes=(f"no images in {image_dir}: ground truth from the result strips",),
+                annotation_width=layout.annotation_width,
+            )
         raise DataError(
             _missing_message(spec, split, root, source, f"no readable images in {image_dir}")
         )
@@ -219,18 +282,11 @@ def locate_files(spec: DatasetSpec, root: Path, source: str, split: str) -> Data
             f"dataset {spec.name!r}: images in {image_dir} are {size[0]}x{size[1]} (HxW), "
             f"expected {expected}"
         )
-    shift = margin = 0
-    notes: list[str] = []
-    frame = layout.annotation_width
-    if frame is not None and frame != size[1]:
-        shift = (size[1] - frame) // 2  # PATN's centre crop: x' = x - 40 for 256 -> 176
-        notes.append(f"keypoints converted from the {frame}-wide frame: x {shift:+d}")
-    if frame is not None:
-        margin = max(0, (max(frame, 256) - size[1]) // 2)
+    shift, margin, notes = _frame_conversion(layout.annotation_width, size)
     return DatasetFiles(
         spec=spec, split=split, root=root, root_source=source, pairs_file=pairs,
         annotations_file=annotations, image_dir=image_dir, size=size, kpt_shift_x=shift,
-        frame_margin_x=margin, notes=tuple(notes),
+        frame_margin_x=margin, notes=tuple(notes), annotation_width=layout.annotation_width,
     )
 
 

@@ -4,6 +4,9 @@
 
 Names map to adapter classes taking a :class:`ModelSpec`. ``pata`` is an alias of ``patn``
 (the name PATN's authors used on the command line).
+
+Results folders are not registry entries: ``--models folder:NAME=PATH`` builds a
+:class:`bench.models.folder.FolderModel` named NAME for the run (see that module).
 """
 
 from bench.models.base import UNTRAINED, ModelSpec, NoParameters, Provenance, Weights
