@@ -9,7 +9,8 @@ are only compared when they were computed the same way::
 
 Metric-level choices (which SSIM window, which data range) are metrics of their own
 (``ssim`` is the legacy scikit-image 0.14.2 computation, ``ssim_fixed`` the modern one); the
-protocol holds what applies to every metric.
+protocol holds what applies to every metric, and FID's reference set: the target images of the
+same pairs (``patn``, ``modern``) or a training-image folder (``gfla``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ class Protocol:
     version: str
     description: str
     white_padding: bool = False  # pad to the dataset's ``padded_width`` (PATN's addBounding)
+    fid_reference: str = "targets"  # FID/KID real set: "targets" of the same pairs, or "train"
+
+    def pad_images(self, images: np.ndarray, padded_width: int | None) -> np.ndarray:
+        """The protocol's padding applied to plain uint8 (N, H, W, 3) images (real sets)."""
+        if not self.white_padding or padded_width is None or images.shape[2] >= padded_width:
+            return images
+        total = padded_width - images.shape[2]
+        left = total // 2
+        return np.pad(images, ((0, 0), (0, 0), (left, total - left), (0, 0)),
+                      mode="constant", constant_values=255)
 
     def prepare(
         self, fake: np.ndarray, batch: PairBatch, padded_width: int | None = None
@@ -80,7 +91,17 @@ MODERN = Protocol(
     version="1",
     description="Lossless images at their native size, no padding.",
 )
-for _p in (PATN, MODERN):
+TRAIN_FID = Protocol(
+    name="gfla",
+    version="1",
+    description=(
+        "As 'modern' (native size, no padding), but FID and KID compare the generated images "
+        "with a folder of training images (--train-folder), as GFLA, DPTN and PIDM did; "
+        "their Inception was torchvision's, here it is the TF-compatible one of torch-fidelity."
+    ),
+    fid_reference="train",
+)
+for _p in (PATN, MODERN, TRAIN_FID):
     PROTOCOLS.register(_p.name)(_p)
 
 DEFAULT_PROTOCOL = "patn"
