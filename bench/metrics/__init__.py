@@ -19,5 +19,6 @@ METRICS.register_lazy("ssim_fixed", "bench.metrics.ssim:SSIMFixed")
 METRICS.register_lazy("mask_ssim_fixed", "bench.metrics.ssim:MaskSSIMFixed")
 METRICS.register_lazy("l1", "bench.metrics.pixel:L1")
 METRICS.register_lazy("psnr", "bench.metrics.pixel:PSNR")
+METRICS.register_lazy("lpips", "bench.metrics.lpips:LPIPS")
 
 __all__ = ["METRICS"]
