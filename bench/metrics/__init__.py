@@ -20,5 +20,9 @@ METRICS.register_lazy("mask_ssim_fixed", "bench.metrics.ssim:MaskSSIMFixed")
 METRICS.register_lazy("l1", "bench.metrics.pixel:L1")
 METRICS.register_lazy("psnr", "bench.metrics.pixel:PSNR")
 METRICS.register_lazy("lpips", "bench.metrics.lpips:LPIPS")
+METRICS.register_lazy("is", "bench.metrics.fidelity:InceptionScore")
+METRICS.register_lazy("mask_is", "bench.metrics.fidelity:MaskInceptionScore")
+METRICS.register_lazy("fid", "bench.metrics.fidelity:FID")
+METRICS.register_lazy("kid", "bench.metrics.fidelity:KID")
 
 __all__ = ["METRICS"]
