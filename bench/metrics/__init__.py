@@ -24,5 +24,6 @@ METRICS.register_lazy("is", "bench.metrics.fidelity:InceptionScore")
 METRICS.register_lazy("mask_is", "bench.metrics.fidelity:MaskInceptionScore")
 METRICS.register_lazy("fid", "bench.metrics.fidelity:FID")
 METRICS.register_lazy("kid", "bench.metrics.fidelity:KID")
+METRICS.register_lazy("pckh", "bench.metrics.pckh:PCKh")
 
 __all__ = ["METRICS"]

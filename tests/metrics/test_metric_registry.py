@@ -12,7 +12,8 @@ from bench.types import Metric
 NETWORK_FREE = ["ssim", "mask_ssim", "ssim_skimage", "mask_ssim_skimage", "ssim_fixed",
                 "mask_ssim_fixed", "l1", "psnr"]
 NEEDS_WEIGHTS = ["lpips", "is", "mask_is", "fid", "kid"]
-NAMES = NETWORK_FREE + NEEDS_WEIGHTS
+NEEDS_SETTINGS = ["pckh"]
+NAMES = NETWORK_FREE + NEEDS_WEIGHTS + NEEDS_SETTINGS
 
 
 def test_names():
