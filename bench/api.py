@@ -273,6 +273,9 @@ class _Evaluation:
                                                settings.confidence)
             except NotImplementedError:
                 intervals = {}
+            except Exception as exc:  # an interval that fails never costs the value itself
+                flat["ci_error"] = f"{type(exc).__name__}: {exc}"
+                intervals = {}
         for key in results:
             entry = {**flat, **per_key[key]}
             if key in intervals:

@@ -40,7 +40,9 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float
     if samples.size == 0:
         return float("nan"), float("nan")
     tail = 100 * (1 - level) / 2
-    lo, hi = np.percentile(samples, [tail, 100 - tail])
+    # infinite values (PSNR of identical images) cannot be interpolated: nearest order statistic
+    method = "linear" if np.all(np.isfinite(samples)) else "nearest"
+    lo, hi = np.percentile(samples, [tail, 100 - tail], method=method)
     return float(lo), float(hi)
 
 

@@ -20,6 +20,12 @@ def test_bootstrap_interval_of_a_mean_matches_a_direct_loop_and_covers_the_truth
     assert (got[1] - got[0]) / 2 == pytest.approx(half, rel=0.2)
 
 
+def test_infinite_values_give_an_interval_not_a_warning():
+    values = np.array([np.inf] * 5 + [30.0] * 5)
+    lo, hi = bootstrap_interval(lambda p: {"m": values[p].mean()}, 10, 200, seed=0)["m"]
+    assert hi == np.inf and lo <= hi
+
+
 def test_bootstrap_needs_two_items():
     assert bootstrap_interval(lambda p: {"m": 1.0}, 1, 100) == {}
 
