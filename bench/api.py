@@ -40,6 +40,7 @@ from bench.metrics import METRICS
 from bench.metrics.base import UnavailableMetric
 from bench.metrics.settings import MetricSettings, with_settings
 from bench.models import GENERATORS, ModelSpec
+from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
@@ -78,10 +79,17 @@ class _ModelRun:
     name: str
     generator: object
     metrics: list[Metric]
-    checkpoint: str
+    weights: Weights
     reference_bound: bool
     scored: dict[str, int] = field(default_factory=dict)  # key -> pairs with a value
     failed: int = 0
+
+    @property
+    def labels(self) -> dict:
+        """The fields naming this model on every record it gets."""
+        return {"model": self.name, "checkpoint": self.weights.label,
+                "checkpoint_sha256": self.weights.sha256,
+                "reference_bound": self.reference_bound}
 
 
 def _now() -> str:
@@ -104,9 +112,11 @@ def _check_device(device: str) -> None:
 def _build_models(config: RunConfig, size: tuple[int, int]) -> list[tuple[str, object]]:
     built = []
     for name in config.models:
+        checkpoint = config.checkpoint_for(name)
+        untrained = checkpoint is not None and str(checkpoint) == UNTRAINED
         spec = ModelSpec(
             name=name, size=size, dataset=config.dataset, device=config.device,
-            checkpoint=config.checkpoint_for(name), seed=config.seed,
+            checkpoint=None if untrained else checkpoint, untrained=untrained, seed=config.seed,
         )
         built.append((name, GENERATORS.get(name)(spec)))
     return built
@@ -148,9 +158,8 @@ class _Evaluation:
         for err in errors:
             run.failed += 1
             self.emit(
-                kind=KIND_PAIR_ERROR, model=run.name, n=0, checkpoint=run.checkpoint,
+                kind=KIND_PAIR_ERROR, **run.labels, n=0,
                 key=err.pair.key, error=f"{err.stage}: {err.message}",
-                reference_bound=run.reference_bound,
                 extra={"index": err.pair.index, "from": err.pair.src, "to": err.pair.tgt,
                        "stage": err.stage, "file": err.file},
             )
@@ -202,9 +211,9 @@ class _Evaluation:
                     run.scored[key] = run.scored.get(key, 0) + len(rows) - len(nan_rows)
                     for i in nan_rows:
                         self.emit(
-                            kind=KIND_PAIR_ERROR, model=run.name, n=0, checkpoint=run.checkpoint,
+                            kind=KIND_PAIR_ERROR, **run.labels, n=0,
                             key=batch.pairs[i].key, metric=metric.name,
-                            metric_version=metric.version, reference_bound=run.reference_bound,
+                            metric_version=metric.version,
                             error=f"score: {key} is undefined for this pair (NaN), left out of the mean",
                             extra={"index": batch.pairs[i].index, "from": batch.pairs[i].src,
                                    "to": batch.pairs[i].tgt, "stage": "score", "file": None},
@@ -220,10 +229,9 @@ class _Evaluation:
                 if isinstance(metric, UnavailableMetric):
                     for key in metric.result_keys():
                         self.emit(
-                            kind=KIND_UNAVAILABLE, model=run.name, n=0, checkpoint=run.checkpoint,
+                            kind=KIND_UNAVAILABLE, **run.labels, n=0,
                             metric=metric.name, metric_version=metric.version, key=key,
                             unit=metric.unit, higher_is_better=metric.higher_is_better,
-                            reference_bound=run.reference_bound,
                             error=f"unavailable: {metric.reason}",
                             extra={"precision": metric.precision},
                         )
@@ -232,9 +240,8 @@ class _Evaluation:
                     results = metric.compute()
                 except Exception as exc:  # a metric that cannot summarise is an error record
                     self.emit(
-                        kind=KIND_MODEL_ERROR, model=run.name, n=0, checkpoint=run.checkpoint,
+                        kind=KIND_MODEL_ERROR, **run.labels, n=0,
                         metric=metric.name, metric_version=metric.version,
-                        reference_bound=run.reference_bound,
                         error=f"{metric.name}: {type(exc).__name__}: {exc}",
                     )
                     continue
@@ -248,10 +255,10 @@ class _Evaluation:
                     elif interrupted:
                         error = f"interrupted: {evaluated} of {len(self.pairs)} pairs evaluated"
                     self.emit(
-                        kind=KIND_METRIC, model=run.name, n=n, checkpoint=run.checkpoint,
+                        kind=KIND_METRIC, **run.labels, n=n,
                         metric=metric.name, metric_version=metric.version, key=key,
                         value=value, unit=metric.unit, higher_is_better=metric.higher_is_better,
-                        reference_bound=run.reference_bound, error=error,
+                        error=error,
                         extra={"failed_pairs": run.failed, "complete": not interrupted,
                                "precision": metric.precision, **extra.get(key, {})},
                     )
@@ -333,6 +340,7 @@ def run(
     for name, gen in built:
         provenance = getattr(gen, "provenance", None)
         checkpoint = config.checkpoint_for(name)
+        weights = getattr(gen, "weights", None) or Weights(str(checkpoint) if checkpoint else "none")
         metrics = build_metrics(metric_classes, shared, name)
         for m in metrics:
             if isinstance(m, UnavailableMetric):
@@ -341,7 +349,7 @@ def run(
                     names.append(m.name)
         models.append(_ModelRun(
             name=name, generator=gen, metrics=metrics,
-            checkpoint=str(checkpoint) if checkpoint else "none",
+            weights=weights,
             reference_bound=bool(getattr(provenance, "reference_bound", False)),
         ))
         keys = tuple(k for m in models[-1].metrics if m.per_pair for k in m.result_keys())

@@ -115,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-images", action="store_true", help="do not save generated images")
     run.add_argument("--workers", type=_positive, default=2, help="image decoding threads")
     run.add_argument("--checkpoint", type=_checkpoint, action="append", default=[],
-                     metavar="MODEL=PATH", help="weights for a model (repeatable)")
+                     metavar="MODEL=PATH",
+                     help="weights for a model (repeatable); PATH 'untrained' runs seeded "
+                          "initial weights, labelled untrained on every record")
     run.add_argument("--weights", type=_named_path, action="append", default=[],
                      metavar="NETWORK=PATH",
                      help="explicit weights file for a network (repeatable; see `weights`)")
@@ -308,11 +310,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handlers = {"run": _cmd_run, "list": _cmd_list, "data": _cmd_data,
-                "weights": _cmd_weights, "compare": _cmd_compare}
+def dispatch(handlers: dict, args: argparse.Namespace) -> int:
+    """Run ``handlers[args.command]``; user errors become a message and exit code 2, never
+    a traceback (shared by ``python -m bench`` and ``python -m ctat``)."""
     try:
         return handlers[args.command](args)
     except BenchError as exc:
@@ -323,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `python -m bench list | head`
         return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data,
+                     "weights": _cmd_weights, "compare": _cmd_compare}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

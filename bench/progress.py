@@ -2,6 +2,7 @@
 
     bar = Progress(total=12000, desc="pairs")
     bar.update(32); ...; bar.close()
+    bar.note("loss 0.412")          # shown beside the count (training losses, rates)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Progress:
     ) -> None:
         self.total, self.desc, self.enabled = total, desc, enabled
         self.done = 0
+        self._note = ""
         self._bar = None
         self._every = every_s
         self._start = self._last = time.perf_counter()
@@ -24,6 +26,11 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(total=total, desc=desc, unit=unit, mininterval=0.5, file=sys.stderr)
+
+    def note(self, text: str) -> None:
+        self._note = text
+        if self._bar is not None:
+            self._bar.set_postfix_str(text, refresh=False)
 
     def update(self, n: int) -> None:
         self.done += n
@@ -34,7 +41,9 @@ class Progress:
             if now - self._last >= self._every or self.done == self.total:
                 self._last = now
                 rate = self.done / max(now - self._start, 1e-9)
-                print(f"  {self.desc}: {self.done}/{self.total} ({rate:.0f}/s)", file=sys.stderr, flush=True)
+                note = f" {self._note}" if self._note else ""
+                print(f"  {self.desc}: {self.done}/{self.total} ({rate:.0f}/s){note}",
+                      file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._bar is not None:

@@ -45,16 +45,16 @@ def test_env_variable_root_is_used_and_reported(tmp_path, capsys, monkeypatch):
     assert "environment variable BENCH_MARKET_ROOT" in capsys.readouterr().err
 
 
-def test_models_without_networks_refuse_before_work(market_folder, tmp_path, capsys):
+def test_models_that_cannot_run_refuse_before_work(market_folder, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["run", "--models", "oracle,ctat", "--dataset", "market",
                  "--data-root", str(market_folder), "--out", str(out), "--quiet"])
     assert code == 2
-    assert "ctat: the CTAT network is not implemented" in capsys.readouterr().err
+    assert "ctat: no checkpoint given for market" in capsys.readouterr().err
     assert not (out / "records.jsonl").exists()
     assert main(["run", "--models", "pata", "--dataset", "market",
                  "--data-root", str(market_folder), "--quiet"]) == 2
-    assert "patn: the PATN network is not implemented" in capsys.readouterr().err
+    assert "patn: no checkpoint given for market" in capsys.readouterr().err
 
 
 def test_dry_run_prints_resolved_config(capsys):

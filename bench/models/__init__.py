@@ -6,7 +6,7 @@ Names map to adapter classes taking a :class:`ModelSpec`. ``pata`` is an alias o
 (the name PATN's authors used on the command line).
 """
 
-from bench.models.base import ModelSpec, NoParameters, Provenance
+from bench.models.base import UNTRAINED, ModelSpec, NoParameters, Provenance, Weights
 from bench.registry import Registry
 
 GENERATORS: Registry = Registry("model")
@@ -20,4 +20,4 @@ GENERATORS.register_lazy("ctat", "ctat.adapter:CTATAdapter")
 GENERATORS.register_lazy("patn", "baselines.patn.adapter:PATNAdapter", aliases=("pata",))
 GENERATORS.register_lazy("pg2", "baselines.pg2.adapter:PG2Adapter")
 
-__all__ = ["GENERATORS", "ModelSpec", "NoParameters", "Provenance"]
+__all__ = ["GENERATORS", "UNTRAINED", "ModelSpec", "NoParameters", "Provenance", "Weights"]

@@ -30,7 +30,42 @@ class ModelSpec:
     dataset: str = "synthetic"  # selects per-dataset configurations (e.g. PATN's norm layer)
     device: str = "cpu"
     checkpoint: Path | None = None
+    untrained: bool = False  # the user asked for seeded initial weights (--checkpoint M=untrained)
     seed: int = 0
+
+
+UNTRAINED = "untrained"  # the --checkpoint value that asks for seeded, untrained weights
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Which weights a generator runs with; every record of the model carries them.
+
+    ``label`` is the checkpoint path, ``"untrained"`` (seeded initial weights, never a trained
+    model's numbers) or ``"none"`` (a training-free method)."""
+
+    label: str = "none"
+    sha256: str | None = None  # of the checkpoint file, or of the untrained weights
+
+    @property
+    def untrained(self) -> bool:
+        return self.label == UNTRAINED
+
+
+def check_untrained_allowed(spec: ModelSpec, how_to_train: str) -> None:
+    """Refuse seeded untrained weights on real data unless the user asked for them.
+
+    The synthetic sets allow them (trying the pipeline); elsewhere ``spec.untrained`` must be
+    set (``--checkpoint NAME=untrained``). ``how_to_train`` completes the message."""
+    from bench.data import DATASETS
+
+    synthetic = spec.dataset in DATASETS and DATASETS.get(spec.dataset).synthetic is not None
+    if not (spec.untrained or synthetic):
+        raise ModelUnavailableError(
+            f"{spec.name}: no checkpoint given for {spec.dataset}. Pass --checkpoint "
+            f"{spec.name}=PATH ({how_to_train}), or --checkpoint {spec.name}={UNTRAINED} to score "
+            "seeded untrained weights (labelled untrained; not a trained model's numbers)"
+        )
 
 
 class NoParameters(torch.nn.Module):

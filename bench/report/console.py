@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from bench.models.base import UNTRAINED
 from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_PAIR_ERROR, KIND_UNAVAILABLE, Record
 
 UNAVAILABLE_MARK = "†"
@@ -32,7 +33,8 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
     models: dict[str, dict] = {}
     for r in records:
         info = models.setdefault(r.model, {"bound": r.reference_bound, "errors": set(), "n": 0,
-                                           "cells": {}})
+                                           "cells": {}, "untrained": False})
+        info["untrained"] |= r.checkpoint == UNTRAINED
         if r.kind == KIND_METRIC:
             keys.setdefault(r.key, r)
             info["cells"][r.key] = r
@@ -51,6 +53,7 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for model, info in models.items():
         label = f"{model} (bound)" if info["bound"] else model
+        label += " (untrained)" if info["untrained"] else ""
         cells = [label]
         for key in keys:
             rec = info["cells"].get(key)
@@ -93,6 +96,8 @@ def summary_table(records: list[Record]) -> str:
         lines.append(f"[lo, hi]: {100 * level:g}% percentile bootstrap interval over pairs")
     if any(r.kind == KIND_METRIC and r.error for r in records):
         lines.append("* incomplete: " + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
+    if any(r.checkpoint == UNTRAINED for r in records):
+        lines.append("(untrained): seeded initial weights, not a trained model's numbers")
     protocol = next((f"{r.protocol} v{r.protocol_version}" for r in records), None)
     if protocol:
         first = records[0]

@@ -1,0 +1,592 @@
+"""Training CTAT (2s-ATN's losses and schedule) and PATN (its official settings) with one loop:
+checkpoints, sample grids and a loss log.
+
+    python -m ctat train --dataset synthetic --no-perceptual       # the smoke preset, CPU, minutes
+    python -m ctat train --dataset market --device cuda --amp bf16  # 2s-ATN's Market settings
+    python -m ctat train --resume runs/ctat/market-20261126T010000Z/latest.pt
+    python -m baselines.patn train --dataset market                # preset patn-market
+
+    from ctat.train import PRESETS, train
+    config = PRESETS.get("smoke").replace(perceptual=False, iterations=50)
+    result = train(config)          # TrainResult: out_dir, checkpoint, step, evals
+
+The network is any of :data:`ctat.checkpoint.NETWORKS` (``config.network``; the presets of
+PATN set ``network="patn"`` with the official hyper-parameters). One step (PATN's order):
+the generator renders the target from the source image and both
+poses; the generator is updated with ``gan * L_GAN + l1 * L_1 + perceptual * L_p`` against
+the appearance (image + source image) and shape (image + target pose) discriminators, then
+both discriminators are updated on the detached output (drawn from an image pool when
+``pool_size`` > 0, as PATN on Market). Adam (0.5, 0.999); the learning rate
+is constant, then decays linearly to 0 over the last ``decay_iterations`` (2s-ATN: 1e-4 for
+60k iterations, then 30k of decay). Pairs are drawn from the training split in a seeded
+order that depends only on (seed, step), so a resumed run sees the batches it would have seen.
+
+A run folder holds ``train_config.json``, ``log.jsonl`` (one JSON object per logged step and
+per held-out evaluation), ``samples/step_NNNNNNN.png`` (rows of source | target | generated on
+held-out test pairs), ``checkpoints/step_NNNNNNN.pt`` and ``latest.pt`` (a copy of the newest).
+An interruption (Ctrl-C) or a non-finite loss saves the current weights before stopping.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench.data import load_split, locate
+from bench.data.loader import iter_batches, read_image
+from bench.errors import BenchError, DataError, WeightsUnavailableError
+from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
+from bench.progress import Progress
+from bench.registry import Registry
+from ctat.checkpoint import NETWORKS, CheckpointError, load_checkpoint, save_checkpoint
+from ctat.config import CTATConfig
+from ctat.discriminators import ResnetDiscriminator
+from ctat.losses import (
+    GANLoss,
+    GeneratorLossWeights,
+    PerceptualLoss,
+    discriminator_loss,
+    generator_loss,
+    vgg19_relu1_2,
+)
+
+AMP_MODES = ("off", "fp16", "bf16")
+
+
+class TrainingError(BenchError):
+    """Training cannot go on (non-finite loss, unreadable training image, bad resume)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: str = "synthetic"
+    data_root: Path | None = None
+    out: Path | None = None  # None: runs/<network>/<dataset>-<UTC time>
+    network: str = "ctat"  # a name in ctat.checkpoint.NETWORKS
+    model: object = field(default_factory=CTATConfig)  # that network's config
+    iterations: int = 90_000  # 2s-ATN: ~90k iterations
+    decay_iterations: int = 30_000  # 2s-ATN: linear decay to 0 over the last 30k
+    batch_size: int = 32  # 2s-ATN: 32 (Market), 7 (DeepFashion)
+    lr: float = 1e-4  # 2s-ATN
+    betas: tuple[float, float] = (0.5, 0.999)  # 2s-ATN
+    loss: GeneratorLossWeights = field(default_factory=GeneratorLossWeights)  # 2s-ATN 20/17/17
+    gan_mode: str = "lsgan"  # ours (2s-ATN does not say; PATN: BCE Market, LSGAN DeepFashion)
+    ndf: int = 64  # PATN's discriminators
+    d_blocks: int = 3
+    d_norm: str = "instance"  # 2s-ATN; PATN: its --norm (batch on Market)
+    d_activation: str = "lrelu"  # 2s-ATN; PATN: "relu"
+    d_dropout: float = 0.0  # PATN: 0.5 (not --no_dropout_D)
+    pool_size: int = 0  # fake-image pool for the discriminators (PATN Market: 50)
+    perceptual: bool = True  # False: train without L_p (recorded in checkpoints)
+    vgg_weights: Path | None = None  # None: the torch hub cache (torchvision's mechanism)
+    seed: int = 0
+    device: str = "cpu"
+    amp: str = "off"  # mixed precision on CUDA: "fp16" (with loss scaling) or "bf16"
+    checkpoint_every: int = 5000
+    sample_every: int = 1000
+    log_every: int = 50
+    eval_pairs: int = 64  # held-out test pairs scored (SSIM) at each checkpoint; 0: none
+    workers: int = 2  # data loading processes (0: in the main process)
+
+    def __post_init__(self) -> None:
+        problems = []
+        for name in ("iterations", "batch_size", "checkpoint_every", "sample_every", "log_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not 0 <= self.decay_iterations <= self.iterations:
+            problems.append(f"decay_iterations must be in [0, iterations], got "
+                            f"{self.decay_iterations} of {self.iterations}")
+        if self.lr <= 0:
+            problems.append(f"lr must be positive, got {self.lr}")
+        if self.amp not in AMP_MODES:
+            problems.append(f"amp must be one of {AMP_MODES}, got {self.amp!r}")
+        if self.gan_mode not in ("lsgan", "bce"):
+            problems.append(f"gan_mode must be 'lsgan' or 'bce', got {self.gan_mode!r}")
+        if self.eval_pairs < 0 or self.workers < 0 or self.pool_size < 0:
+            problems.append("eval_pairs, workers and pool_size must not be negative")
+        if self.network not in NETWORKS:
+            problems.append(f"network must be one of {NETWORKS.names()}, got {self.network!r}")
+        elif not isinstance(self.model, NETWORKS.get(self.network).config_class):
+            problems.append(f"model must be a {NETWORKS.get(self.network).config_class.__name__} "
+                            f"for network {self.network!r}, got {type(self.model).__name__}")
+        if problems:
+            raise BenchError("invalid training configuration: " + "; ".join(problems))
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def uses_perceptual(self) -> bool:
+        return self.perceptual and self.loss.perceptual > 0
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        data["betas"] = list(self.betas)
+        for key in ("data_root", "out", "vgg_weights"):
+            data[key] = None if data[key] is None else str(data[key])
+        return data
+
+    def lr_at(self, step: int) -> float:
+        """Constant, then linear decay to 0 over the last ``decay_iterations`` steps."""
+        start = self.iterations - self.decay_iterations
+        if step < start or self.decay_iterations == 0:
+            return self.lr
+        return self.lr * max(0.0, (self.iterations - step) / self.decay_iterations)
+
+
+PRESETS: Registry[TrainConfig] = Registry("training preset")
+# 2s-ATN's published settings (PROTOCOL.md 1.2): the journal's own are not public.
+PRESETS.register("market")(TrainConfig(dataset="market", batch_size=32))
+PRESETS.register("deepfashion")(TrainConfig(dataset="deepfashion", batch_size=7))
+# A few CPU minutes on the synthetic set: a narrow network, short schedule, no dropout.
+PRESETS.register("smoke")(TrainConfig(
+    dataset="synthetic", model=CTATConfig(ngf=16, dropout=0.0), iterations=300,
+    decay_iterations=100, batch_size=8, lr=2e-4, ndf=16, d_blocks=1, checkpoint_every=100,
+    sample_every=100, log_every=10, eval_pairs=64,
+))
+
+
+# PATN's official settings live with the baseline (imported only when asked for).
+PRESETS.register_lazy("patn-market", "baselines.patn.presets:MARKET")
+PRESETS.register_lazy("patn-deepfashion", "baselines.patn.presets:DEEPFASHION")
+PRESETS.register_lazy("patn-smoke", "baselines.patn.presets:SMOKE")
+
+
+def preset_for(dataset: str, network: str = "ctat") -> str:
+    """The preset a bare ``--dataset`` selects: its own (``patn-`` prefixed for PATN), else
+    the CPU smoke preset."""
+    prefix = "" if network == "ctat" else f"{network}-"
+    name = f"{prefix}{dataset}"
+    return name if name in PRESETS else f"{prefix}smoke"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    checkpoint: Path  # latest.pt
+    step: int
+    log: Path
+    evals: tuple[tuple[int, float], ...]  # (step, held-out SSIM)
+
+
+class PairStream:
+    """Batches of pair indices in a seeded order that depends only on (seed, step)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, start_step: int = 0) -> None:
+        self.n, self.batch_size, self.seed, self.start_step = n, batch_size, seed, start_step
+
+    def _epoch(self, epoch: int) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __iter__(self) -> Iterator[list[int]]:
+        position = self.start_step * self.batch_size
+        epoch, offset = divmod(position, self.n)
+        order = self._epoch(epoch)
+        while True:
+            batch = []
+            while len(batch) < self.batch_size:
+                if offset == self.n:
+                    epoch, offset = epoch + 1, 0
+                    order = self._epoch(epoch)
+                take = min(self.batch_size - len(batch), self.n - offset)
+                batch += order[offset:offset + take]
+                offset += take
+            yield batch
+
+
+class PairImages(torch.utils.data.Dataset):
+    """(source uint8 HWC, target uint8 HWC, source keypoints, target keypoints) per pair."""
+
+    def __init__(self, split, pairs) -> None:
+        self.split, self.pairs = split, pairs
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, i: int):
+        pair = self.pairs[i]
+        images = []
+        for name in (pair.src, pair.tgt):
+            path = self.split.files.image_dir / name
+            try:
+                images.append(np.array(read_image(path, self.split.files.size)))  # writable
+            except ValueError as exc:
+                raise DataError(f"training image {path}: {exc}") from None
+        kp = self.split.keypoints
+        return (images[0], images[1], kp[pair.src].astype(np.float32),
+                kp[pair.tgt].astype(np.float32))
+
+
+def _to_generator_range(images_u8: torch.Tensor, device: str) -> torch.Tensor:
+    return images_u8.to(device).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+
+
+def _perceptual(config: TrainConfig, device: str) -> PerceptualLoss | None:
+    if not config.uses_perceptual():
+        return None
+    try:
+        features = vgg19_relu1_2(config.vgg_weights)
+    except WeightsUnavailableError as exc:
+        raise WeightsUnavailableError(
+            f"{exc}\nThe perceptual loss needs these weights. To train without it, pass "
+            "--no-perceptual (the checkpoint records that the term was off)."
+        ) from None
+    return PerceptualLoss(features).to(device)
+
+
+def _run_dir(config: TrainConfig) -> Path:
+    if config.out is not None:
+        return Path(config.out)
+    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return Path("runs") / config.network / f"{config.dataset}-{stamp}"
+
+
+class _Heldout:
+    """Fixed test pairs: SSIM (the PATN-protocol implementation) and the sample grid."""
+
+    def __init__(self, config: TrainConfig, size: tuple[int, int], echo) -> None:
+        self.batches = []
+        if config.eval_pairs == 0:
+            return
+        try:
+            split = load_split(locate(config.dataset, config.data_root, "test"))
+        except DataError as exc:
+            echo(f"no held-out evaluation: the test split is unavailable ({str(exc).splitlines()[0]})")
+            return
+        if split.files.size != size:
+            return
+        pairs = tuple(p for p in split.select() if split.pair_problem(p) is None)
+        pairs = pairs[:config.eval_pairs]
+        self.batches = [b for b, _ in iter_batches(split, pairs, 32, 1) if b is not None]
+
+    @property
+    def n(self) -> int:
+        return sum(len(b) for b in self.batches)
+
+    @torch.no_grad()
+    def render(self, net: torch.nn.Module, device: str) -> list[np.ndarray]:
+        was_training = net.training
+        net.eval()
+        out = []
+        for b in self.batches:
+            fake = net.render(images_to_tensor(b.src_img, device), kpts_to_tensor(b.src_kpts, device),
+                              kpts_to_tensor(b.tgt_kpts, device))
+            out.append(tensor_to_images(fake.float(), b.tgt_img.shape)[0])
+        net.train(was_training)
+        return out
+
+    def ssim(self, fakes: list[np.ndarray]) -> float:
+        from bench.metrics import METRICS
+
+        metric = METRICS.get("ssim")({})
+        metric.reset()
+        for fake, b in zip(fakes, self.batches, strict=True):
+            metric.update(fake, b)
+        return float(metric.compute()["ssim"])
+
+    def grid(self, fakes: list[np.ndarray], path: Path, rows: int = 8) -> None:
+        if not self.batches:
+            return
+        b, fake = self.batches[0], fakes[0]
+        k = min(rows, len(b))
+        strip = [np.concatenate([b.src_img[i], b.tgt_img[i], fake[i]], axis=1) for i in range(k)]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.concatenate(strip, axis=0)).save(path)
+
+
+def _train_state(d_app, d_shape, opt_g, opt_d, scaler, pools) -> dict:
+    state = {
+        "d_appearance": {k: v.detach().cpu() for k, v in d_app.state_dict().items()},
+        "d_shape": {k: v.detach().cpu() for k, v in d_shape.state_dict().items()},
+        "opt_g": opt_g.state_dict(),
+        "opt_d": opt_d.state_dict(),
+        "rng_cpu": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["rng_cuda"] = torch.cuda.get_rng_state_all()
+    if scaler is not None:
+        state["scaler"] = scaler.state_dict()
+    if pools is not None:
+        state["pools"] = pools.state()
+    return state
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: Path | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    perceptual: PerceptualLoss | None = None,
+) -> TrainResult:
+    """Train (or resume) a generator; returns where its checkpoints and log are.
+
+    ``perceptual`` replaces the VGG19 loss module (tests pass a stand-in network)."""
+    device = config.device
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as exc:
+        raise BenchError(f"--device {device!r} cannot be used here: {exc}") from None
+    if config.amp != "off" and not device.startswith("cuda"):
+        raise BenchError(f"--amp {config.amp} needs a CUDA device (got --device {device})")
+
+    ckpt = None
+    if resume is not None:
+        resume = Path(resume)
+        if resume.is_dir():
+            resume = resume / "latest.pt"
+        ckpt = load_checkpoint(resume)
+        if ckpt.train_state is None:
+            raise CheckpointError(f"{resume} holds no training state (optimisers, "
+                                  "discriminators); it can be evaluated but not resumed")
+        config = config.replace(network=ckpt.network, model=ckpt.config)
+
+    files = locate(config.dataset, config.data_root, "train", progress=progress)
+    split = load_split(files)
+    pairs = tuple(p for p in split.pairs if split.pair_problem(p) is None)
+    skipped = len(split.pairs) - len(pairs)
+    if not pairs:
+        raise DataError(f"no usable training pairs in {files.pairs_csv} "
+                        f"({skipped} pairs name missing or unusable images)")
+    size = files.size
+    if ckpt is not None and ckpt.size != size:
+        raise CheckpointError(f"{resume} was trained at {ckpt.size}; {config.dataset} "
+                              f"training images are {size}")
+    echo(f"{config.network} train: {len(pairs)} training pairs of {files.name} at {size[0]}x{size[1]}"
+         + (f" ({skipped} skipped: missing or unusable images)" if skipped else ""))
+
+    torch.manual_seed(config.seed)
+    net = NETWORKS.get(config.network)(config.model, size, seed=config.seed).to(device)
+    p = config.model.pose_channels
+    d_kw = dict(ndf=config.ndf, n_blocks=config.d_blocks, norm=config.d_norm,
+                activation=config.d_activation, dropout=config.d_dropout)
+    with torch.random.fork_rng(devices=[]):  # initialised at construction, seeded
+        torch.manual_seed(config.seed + 1)
+        d_app = ResnetDiscriminator(6, **d_kw).to(device)
+        d_shape = ResnetDiscriminator(3 + p, **d_kw).to(device)
+    pools = FakePools(config.pool_size) if config.pool_size else None
+    opt_g = torch.optim.Adam(net.parameters(), lr=config.lr, betas=config.betas)
+    opt_d = torch.optim.Adam(list(d_app.parameters()) + list(d_shape.parameters()),
+                             lr=config.lr, betas=config.betas)
+    scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
+    amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(config.amp)
+
+    step = 0
+    if ckpt is not None:
+        state = ckpt.train_state
+        net.load_state_dict(ckpt.generator)
+        d_app.load_state_dict(state["d_appearance"])
+        d_shape.load_state_dict(state["d_shape"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        if scaler is not None and "scaler" in state:
+            scaler.load_state_dict(state["scaler"])
+        if pools is not None and "pools" in state:
+            pools.load(state["pools"], device)
+        torch.set_rng_state(state["rng_cpu"])
+        if "rng_cuda" in state and device.startswith("cuda"):
+            torch.cuda.set_rng_state_all(state["rng_cuda"])
+        step = ckpt.step
+        out_dir = resume.parent if resume.parent.name != "checkpoints" else resume.parent.parent
+        echo(f"resuming {out_dir} at step {step}")
+    else:
+        out_dir = _run_dir(config)
+        if (out_dir / "latest.pt").exists():
+            raise BenchError(f"{out_dir} already holds a training run; continue it with "
+                             f"--resume {out_dir}, or choose another --out")
+    if step >= config.iterations:
+        raise TrainingError(f"{resume} is already at step {step} of {config.iterations}; "
+                            "raise --iterations to train further")
+
+    perceptual = perceptual if perceptual is not None else _perceptual(config, device)
+    if perceptual is not None:
+        perceptual = perceptual.to(device)
+    elif config.loss.perceptual > 0:
+        echo("the perceptual loss is off (--no-perceptual): L1 and adversarial terms only")
+    gan = GANLoss(config.gan_mode).to(device)
+    weights = config.loss if perceptual is not None else dataclasses.replace(config.loss, perceptual=0.0)
+    training = {**config.to_dict(), "perceptual_used": perceptual is not None}
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "train_config.json").write_text(json.dumps(training, indent=2) + "\n")
+    heldout = _Heldout(config, size, echo)
+    log_path = out_dir / "log.jsonl"
+    log = log_path.open("a", encoding="utf-8")
+    evals: list[tuple[int, float]] = []
+
+    def write_log(row: dict) -> None:
+        log.write(json.dumps(row) + "\n")
+        log.flush()
+
+    def evaluate(at: int) -> None:
+        if not heldout.batches:
+            return
+        fakes = heldout.render(net, device)
+        value = heldout.ssim(fakes)
+        evals.append((at, value))
+        write_log({"kind": "eval", "step": at, "heldout_ssim": value, "n": heldout.n})
+        heldout.grid(fakes, out_dir / "samples" / f"step_{at:07d}.png")
+
+    def save(at: int) -> Path:
+        path = save_checkpoint(out_dir / "checkpoints" / f"step_{at:07d}.pt", net, files.name, at,
+                               training=training,
+                               train_state=_train_state(d_app, d_shape, opt_g, opt_d, scaler,
+                                                        pools))
+        shutil.copyfile(path, out_dir / "latest.pt.tmp")
+        (out_dir / "latest.pt.tmp").replace(out_dir / "latest.pt")
+        return path
+
+    if step == 0:
+        evaluate(0)
+        if evals:
+            echo(f"held-out SSIM of the untrained generator ({heldout.n} test pairs): {evals[-1][1]:.4f}")
+
+    dataset = PairImages(split, pairs)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=PairStream(len(pairs), config.batch_size, config.seed, step),
+        num_workers=config.workers, persistent_workers=config.workers > 0,
+        generator=torch.Generator().manual_seed(config.seed),  # not the global stream (dropout)
+    )
+    bar = Progress(total=config.iterations, desc=f"{config.network} train", enabled=progress, unit="step")
+    bar.update(step)
+    net.train()
+    d_app.train()
+    d_shape.train()
+    tic, samples, sums = time.perf_counter(), 0, {}
+    batches = iter(loader)
+    try:
+        while step < config.iterations:
+            src_u8, tgt_u8, src_kp, tgt_kp = next(batches)
+            src = _to_generator_range(src_u8, device)
+            real = _to_generator_range(tgt_u8, device)
+            src_pose = net.pose_maps(src_kp.to(device))
+            tgt_pose = net.pose_maps(tgt_kp.to(device))
+            lr = config.lr_at(step)
+            for opt in (opt_g, opt_d):
+                for group in opt.param_groups:
+                    group["lr"] = lr
+
+            with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
+                fake = net(src, src_pose, tgt_pose)
+            for d in (d_app, d_shape):
+                d.requires_grad_(False)
+            with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
+                g_total, g_terms = generator_loss(fake, real, src, tgt_pose, d_app, d_shape, gan,
+                                                  perceptual, weights)
+            if not torch.isfinite(g_total):
+                raise TrainingError(f"the generator loss is not finite at step {step} ({g_terms}); "
+                                    "lower --lr, or turn --amp off")
+            opt_g.zero_grad(set_to_none=True)
+            _backward_step(g_total, opt_g, scaler)
+            for d in (d_app, d_shape):
+                d.requires_grad_(True)
+            with torch.autocast("cuda", dtype=amp_dtype, enabled=amp_dtype is not None):
+                d_total, d_terms = discriminator_loss(fake.detach(), real, src, tgt_pose, d_app,
+                                                      d_shape, gan, weights.gan, pool=pools)
+            opt_d.zero_grad(set_to_none=True)
+            _backward_step(d_total, opt_d, scaler)
+            if scaler is not None:
+                scaler.update()
+
+            step += 1
+            samples += len(src)
+            for k, v in {**g_terms, **d_terms, "g_total": g_total.item(),
+                         "d_total": d_total.item()}.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            bar.update(1)
+            if step % config.log_every == 0 or step == config.iterations:
+                count = config.log_every if step % config.log_every == 0 else step % config.log_every
+                row = {k: v / count for k, v in sums.items()}
+                elapsed = time.perf_counter() - tic
+                write_log({"kind": "loss", "step": step, "lr": lr, **row,
+                           "samples_per_s": samples / max(elapsed, 1e-9)})
+                bar.note(f"g {row['g_total']:.3f} d {row['d_total']:.3f}")
+                tic, samples, sums = time.perf_counter(), 0, {}
+            if step % config.checkpoint_every == 0 or step == config.iterations:
+                save(step)
+                evaluate(step)
+            elif step % config.sample_every == 0 and heldout.batches:
+                heldout.grid(heldout.render(net, device), out_dir / "samples" / f"step_{step:07d}.png")
+    except (KeyboardInterrupt, TrainingError, DataError) as exc:
+        bar.close()
+        path = save(step)
+        echo(f"\nstopped at step {step}: weights saved to {path} (resume with --resume {out_dir})")
+        log.close()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise type(exc)(f"{exc}\nweights up to step {step} were saved to {path}") from None
+    bar.close()
+    log.close()
+    if evals:
+        first, last = evals[0], evals[-1]
+        echo(f"held-out SSIM: {first[1]:.4f} at step {first[0]} -> {last[1]:.4f} at step {last[0]}")
+    echo(f"checkpoint: {out_dir / 'latest.pt'}\nevaluate it: python -m bench run --models "
+         f"{config.network} --dataset {files.name} --checkpoint "
+         f"{config.network}={out_dir / 'latest.pt'}")
+    return TrainResult(out_dir=out_dir, checkpoint=out_dir / "latest.pt", step=step, log=log_path,
+                       evals=tuple(evals))
+
+
+class FakePools:
+    """PATN's image pools (pix2pix's ImagePool), one per discriminator, drawn from the global
+    torch random stream so that a resumed run draws as an uninterrupted one.
+
+    Until a pool holds ``size`` items every fake passes through and is stored; then each
+    fake is, with probability 1/2, swapped for a stored one (which it replaces)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: dict[str, list[torch.Tensor]] = {"appearance": [], "shape": []}
+
+    def __call__(self, which: str, fakes: torch.Tensor) -> torch.Tensor:
+        stored = self.items[which]
+        out = []
+        for fake in fakes.detach():
+            if len(stored) < self.size:
+                stored.append(fake.clone())
+                out.append(fake)
+            elif torch.rand(()) < 0.5:
+                i = int(torch.randint(self.size, ()))
+                out.append(stored[i].clone())
+                stored[i] = fake.clone()
+            else:
+                out.append(fake)
+        return torch.stack(out)
+
+    def state(self) -> dict:
+        return {k: [t.cpu() for t in v] for k, v in self.items.items()}
+
+    def load(self, state: dict, device: str) -> None:
+        self.items = {k: [t.to(device) for t in v] for k, v in state.items()}
+
+
+def _backward_step(loss: torch.Tensor, opt: torch.optim.Optimizer, scaler) -> None:
+    if scaler is None:
+        loss.backward()
+        opt.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+
+
+def read_log(path: Path, kind: str = "loss") -> list[dict]:
+    """The rows of a training log of one kind ("loss" or "eval")."""
+    rows = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            if row.get("kind") == kind:
+                rows.append(row)
+    return rows
+
