@@ -97,3 +97,81 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_slow)
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip_gpu)
+
+
+# -- deterministic stand-in networks (pretrained weights cannot be downloaded here) -----------
+# Each is written to a weights file that the code under test loads through the same path users
+# take (--weights NETWORK=PATH or the torch hub cache).
+
+
+def _kaiming(module) -> None:
+    """Scale-preserving init so a deep random network gives O(1), input-dependent features."""
+    import torch
+
+    for m in module.modules():
+        if isinstance(m, torch.nn.Conv2d | torch.nn.Linear):
+            torch.nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+            if m.bias is not None:
+                torch.nn.init.normal_(m.bias, std=0.1)
+
+
+@pytest.fixture(scope="session")
+def standin_alexnet(tmp_path_factory) -> Path:
+    """A seeded torchvision AlexNet state dict (stands in for alexnet-owt-7be5be79.pth)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(11)
+    net = torchvision.models.alexnet()
+    _kaiming(net)
+    path = tmp_path_factory.mktemp("standin") / "alexnet-standin.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def standin_inception(tmp_path_factory) -> Path:
+    """A seeded torch-fidelity InceptionV3 state dict (stands in for
+    weights-inception-2015-12-05-6726825d.pth): the real architecture, random weights."""
+    from unittest import mock
+
+    import torch
+    import torch_fidelity.feature_extractor_inceptionv3 as fe
+
+    folder = tmp_path_factory.mktemp("standin")
+    empty = folder / "empty.pth"
+    torch.save({}, empty)
+    torch.manual_seed(12)
+    with mock.patch.object(fe.FeatureExtractorInceptionV3, "load_state_dict",
+                           lambda self, *a, **k: None):
+        net = fe.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                             feature_extractor_weights_path=str(empty))
+    _kaiming(net)
+    path = folder / "inception-standin.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def standin_keypointrcnn(tmp_path_factory) -> Path:
+    """A seeded torchvision Keypoint R-CNN state dict (stands in for
+    keypointrcnn_resnet50_fpn_coco-fc266e95.pth)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(13)
+    net = torchvision.models.detection.keypointrcnn_resnet50_fpn(weights=None,
+                                                                 weights_backbone=None)
+    path = tmp_path_factory.mktemp("standin") / "keypointrcnn-standin.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch) -> Path:
+    """An empty torch hub cache for the test (nothing downloaded, nothing found)."""
+    import torch
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    return tmp_path / "torch" / "hub" / "checkpoints"

@@ -39,9 +39,16 @@ from bench.data.datasets import image_size
 from bench.data.loader import PairError, iter_batches
 from bench.data.split import Split, pairs_sha256
 from bench.env import collect_env
-from bench.errors import BenchError, GeneratorOutputError
+from bench.errors import (
+    BenchError,
+    GeneratorOutputError,
+    MetricUnavailableError,
+    WeightsUnavailableError,
+)
 from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
 from bench.metrics import METRICS
+from bench.metrics.base import UnavailableMetric
+from bench.metrics.settings import MetricSettings, with_settings
 from bench.models import GENERATORS, ModelSpec
 from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
@@ -51,9 +58,11 @@ from bench.records import (
     KIND_METRIC,
     KIND_MODEL_ERROR,
     KIND_PAIR_ERROR,
+    KIND_UNAVAILABLE,
     Record,
     RecordWriter,
 )
+from bench.stats import bootstrap_interval
 from bench.types import Generated, Metric, Pair, PairBatch
 
 
@@ -183,8 +192,10 @@ def _check_generated(out: Generated, shape: tuple[int, ...]) -> None:
 class _Evaluation:
     """The streaming loop of one run: batches in, per-pair rows and records out."""
 
-    def __init__(self, config, split, pairs, protocol: Protocol, models, outputs, writer, base):
+    def __init__(self, config, split, pairs, protocol: Protocol, models, outputs, writer, base,
+                 settings: MetricSettings):
         self.config = config
+        self.settings = settings
         self.split = split
         self.pairs = pairs
         self.protocol = protocol
@@ -293,6 +304,16 @@ class _Evaluation:
     def finish(self, interrupted: bool, evaluated: int) -> None:
         for run in self.models:
             for metric in run.metrics:
+                if isinstance(metric, UnavailableMetric):
+                    for key in metric.result_keys():
+                        self.emit(
+                            kind=KIND_UNAVAILABLE, **run.labels, n=0,
+                            metric=metric.name, metric_version=metric.version, key=key,
+                            unit=metric.unit, higher_is_better=metric.higher_is_better,
+                            error=f"unavailable: {metric.reason}",
+                            extra={"precision": metric.precision},
+                        )
+                    continue
                 try:
                     results = metric.compute()
                 except Exception as exc:  # a metric that cannot summarise is an error record
@@ -302,6 +323,7 @@ class _Evaluation:
                         error=f"{metric.name}: {type(exc).__name__}: {exc}",
                     )
                     continue
+                extra = self.uncertainty(metric, results, interrupted)
                 for key, value in results.items():
                     n = run.scored.get(key, 0)
                     value = float(value)
@@ -313,11 +335,43 @@ class _Evaluation:
                     self.emit(
                         kind=KIND_METRIC, **run.labels, n=n,
                         metric=metric.name, metric_version=metric.version, key=key,
-                        value=value, unit=metric.unit, higher_is_better=metric.higher_is_better, error=error,
+                        value=value, unit=metric.unit, higher_is_better=metric.higher_is_better,
+                        error=error,
                         extra={"failed_pairs": run.failed, "complete": not interrupted,
                                "precision": metric.precision,
-                               "ground_truth": self.ground_truth, **run.extra},
+                               "ground_truth": self.ground_truth, **run.extra,
+                               **extra.get(key, {})},
                     )
+
+    def uncertainty(self, metric: Metric, results: dict, interrupted: bool) -> dict[str, dict]:
+        """Per key: the metric's own extras and a bootstrap interval where it can resample."""
+        settings = self.settings
+        common = dict(metric.summary_extra())
+        per_key = {key: dict(common.get(key, {})) if isinstance(common.get(key), dict) else {}
+                   for key in results}
+        flat = {k: v for k, v in common.items() if not isinstance(v, dict)}
+        resamples = settings.bootstrap if metric.per_pair else min(settings.bootstrap,
+                                                                   settings.bootstrap_set)
+        n = metric.n_items()
+        intervals = {}
+        if resamples > 0 and n >= 2 and not interrupted:
+            try:
+                intervals = bootstrap_interval(metric.compute_on, n, resamples, self.config.seed,
+                                               settings.confidence)
+            except NotImplementedError:
+                intervals = {}
+            except Exception as exc:  # an interval that fails never costs the value itself
+                flat["ci_error"] = f"{type(exc).__name__}: {exc}"
+                intervals = {}
+        for key in results:
+            entry = {**flat, **per_key[key]}
+            if key in intervals:
+                lo, hi = intervals[key]
+                entry.update(ci_low=lo, ci_high=hi, ci_level=settings.confidence,
+                             ci_method="percentile bootstrap over pairs",
+                             bootstrap_resamples=resamples, bootstrap_seed=self.config.seed)
+            per_key[key] = entry
+        return per_key
 
 
 def run(
@@ -377,15 +431,23 @@ def run(
                                        "dataset_images": not results_only})
     outputs.write_json("env.json", env)
 
-    shared: dict = {}
+    settings = metric_settings(config, protocol, files, pairs, pairs_hash)
+    shared: dict = with_settings({}, settings)
     models = []
+    reasons: dict[str, list[str]] = {}  # reason -> metric names
     for name, gen in built:
         provenance = getattr(gen, "provenance", None)
         checkpoint = config.checkpoint_for(name)
         weights = getattr(gen, "weights", None) or Weights(str(checkpoint) if checkpoint else "none")
         record_extra = getattr(gen, "record_extra", None)  # e.g. a results folder's layout
+        metrics = build_metrics(metric_classes, shared, name)
+        for m in metrics:
+            if isinstance(m, UnavailableMetric):
+                names = reasons.setdefault(m.reason, [])
+                if m.name not in names:
+                    names.append(m.name)
         models.append(_ModelRun(
-            name=name, generator=gen, metrics=[cls(shared) for cls in metric_classes],
+            name=name, generator=gen, metrics=metrics,
             weights=weights,
             reference_bound=bool(getattr(provenance, "reference_bound", False)),
             extra=dict(record_extra()) if callable(record_extra) else {},
@@ -398,6 +460,8 @@ def run(
         protocol=protocol.name, protocol_version=protocol.version, device=config.device,
         git_sha=env["git_sha"],
     )
+    for reason, names in reasons.items():
+        echo(f"  unavailable: {', '.join(names)}: {reason}")
     echo(
         f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
         f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"
@@ -406,7 +470,8 @@ def run(
     evaluated = 0
     start = time.perf_counter()
     with RecordWriter(run_dir / "records.jsonl") as writer:
-        evaluation = _Evaluation(config, split, pairs, protocol, models, outputs, writer, base)
+        evaluation = _Evaluation(config, split, pairs, protocol, models, outputs, writer, base,
+                                 settings)
         bar = Progress(total=len(pairs), desc="pairs", enabled=progress)
         try:
             for batch, load_errors in iter_batches(split, pairs, config.batch_size, config.workers,
@@ -431,6 +496,34 @@ def run(
     )
     echo(f"done in {elapsed:.1f} s ({len(pairs) / max(elapsed, 1e-9):.0f} pairs/s)")
     return result
+
+
+def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_hash: str
+                    ) -> MetricSettings:
+    """What the metrics need to know about this run (bench.metrics.settings)."""
+    padded = files.spec.padded_width if protocol.white_padding else None
+    return MetricSettings(
+        device=config.device, weights=config.weights, download=not config.offline,
+        stats_cache=config.stats_cache, use_cache=config.use_cache, keypoints=config.keypoints,
+        pose_estimator=config.pose_estimator, dataset=files.name,
+        train_folder=config.train_folder, fid_reference=protocol.fid_reference,
+        protocol=protocol.name, protocol_version=protocol.version, padded_width=padded,
+        batch_size=config.batch_size, bootstrap=config.bootstrap, confidence=config.confidence,
+        pairs_sha256=pairs_hash, image_dir=files.image_dir,
+        target_names=tuple(dict.fromkeys(p.tgt for p in pairs)), image_size=tuple(files.size),
+    )
+
+
+def build_metrics(metric_classes, shared: dict, model: str) -> list[Metric]:
+    """One instance of each metric for ``model``; a metric that cannot run here (weights
+    missing, an input not given) becomes an :class:`UnavailableMetric` holding the reason."""
+    out = []
+    for cls in metric_classes:
+        try:
+            out.append(cls(shared, model=model))
+        except (WeightsUnavailableError, MetricUnavailableError) as exc:
+            out.append(UnavailableMetric(cls, str(exc), shared, model=model))
+    return out
 
 
 def check_dataset(name: str, data_root: Path | None, split: str = "test") -> tuple[Split, list[str]]:

@@ -6,6 +6,9 @@
     python -m bench list models
     python -m bench data generate synthetic
     python -m bench data check market --data-root /data/market_data
+    python -m bench weights                               # pretrained files: where, present?
+    python -m bench weights add ~/Downloads/alexnet-owt-7be5be79.pth
+    python -m bench compare results/<run> --models warp,source
 
 Every user error (unknown name, missing data, bad file) prints one clear message and exits 2.
 """
@@ -28,6 +31,9 @@ EPILOG = """examples:
       --dataset market --data-root /data/market_csv_only   PATN's strips scored as it did
   python -m bench list
   python -m bench data check market --data-root /data/market_data
+  python -m bench weights                               pretrained files: where looked, present?
+  python -m bench weights add FILE                      install a weights file you downloaded
+  python -m bench compare results/<run> --models warp,source   paired test per metric
 """
 
 
@@ -58,6 +64,33 @@ def _checkpoint(text: str) -> tuple[str, str]:
     return model.strip(), path.strip()
 
 
+def _named_path(text: str) -> tuple[str, str]:
+    name, sep, path = text.partition("=")
+    if not sep or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH, got {text!r}")
+    return name.strip(), path.strip()
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {value}")
+    return value
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -75,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,data}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{run,list,data,weights,compare}")
 
     run = sub.add_parser("run", help="generate and score images, write results/<run-id>/",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -106,6 +140,28 @@ def build_parser() -> argparse.ArgumentParser:
                      metavar="MODEL=PATH",
                      help="weights for a model (repeatable); PATH 'untrained' runs seeded "
                           "initial weights, labelled untrained on every record")
+    run.add_argument("--weights", type=_named_path, action="append", default=[],
+                     metavar="NETWORK=PATH",
+                     help="explicit weights file for a network (repeatable; see `weights`)")
+    run.add_argument("--offline", action="store_true",
+                     help="never download missing weights (metrics needing them: unavailable)")
+    run.add_argument("--stats-cache", type=Path, default=None,
+                     help="real-statistics cache folder (default: $BENCH_CACHE/real-stats)")
+    run.add_argument("--no-cache", action="store_true",
+                     help="neither read nor write cached real statistics")
+    run.add_argument("--keypoints", type=_named_path, action="append", default=[],
+                     metavar="MODEL=CSV",
+                     help="keypoints estimated on MODEL's images (annotation format, rows "
+                          "named {from}___{to}); PCKh uses them (repeatable)")
+    run.add_argument("--pose-estimator", default=None,
+                     help="PCKh estimator without --keypoints (default: markers on synthetic "
+                          "sets, keypointrcnn otherwise)")
+    run.add_argument("--train-folder", type=Path, default=None,
+                     help="training images: FID/KID real set of protocols that ask (gfla)")
+    run.add_argument("--bootstrap", type=_non_negative, default=1000,
+                     help="bootstrap resamples for confidence intervals (0: none)")
+    run.add_argument("--confidence", type=_fraction, default=0.95,
+                     help="confidence level of the intervals (default 0.95)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved configuration as JSON and exit")
@@ -125,6 +181,26 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name")
     check.add_argument("--data-root", type=Path, default=None)
     check.add_argument("--split", default="test")
+
+    weights = sub.add_parser(
+        "weights", help="list pretrained weight files (where looked, present, checksum) or add one")
+    weights.add_argument("action", nargs="?", default="list", choices=["list", "add"])
+    weights.add_argument("file", nargs="?", type=Path, default=None,
+                         help="for add: the file to install")
+    weights.add_argument("--as", dest="as_name", default=None, metavar="NETWORK",
+                         help="for add: which network the file is (checked against its checksum)")
+    weights.add_argument("--weights", type=_named_path, action="append", default=[],
+                         metavar="NETWORK=PATH", help="for list: explicit paths to check")
+
+    compare = sub.add_parser(
+        "compare", help="paired comparison of two models of one run, per per-pair metric")
+    compare.add_argument("run_dir", type=Path)
+    compare.add_argument("--models", type=_csv_list, required=True, help="A,B: the two models")
+    compare.add_argument("--metrics", type=_csv_list, default=None,
+                         help="per-pair metric keys (default: every one both models have)")
+    compare.add_argument("--resamples", type=_positive, default=10000)
+    compare.add_argument("--alpha", type=_fraction, default=0.05)
+    compare.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -149,6 +225,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         save_images=not args.no_images,
         workers=args.workers,
         checkpoints=tuple(args.checkpoint),
+        weights=tuple(args.weights),
+        offline=args.offline,
+        stats_cache=args.stats_cache,
+        use_cache=not args.no_cache,
+        keypoints=tuple(args.keypoints),
+        pose_estimator=args.pose_estimator,
+        train_folder=args.train_folder,
+        bootstrap=args.bootstrap,
+        confidence=args.confidence,
     )
     if args.dry_run:
         print(config.resolved().to_json())
@@ -240,6 +325,33 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_weights(args: argparse.Namespace) -> int:
+    from bench import weights
+
+    if args.action == "add":
+        if args.file is None:
+            raise BenchError("weights add needs the file to install: python -m bench weights add FILE")
+        spec, target = weights.install(args.file, args.as_name)
+        print(f"{spec.name}: installed {args.file} as {target} (used by {', '.join(spec.used_by)})")
+        return 0
+    if args.file is not None:
+        raise BenchError(f"unexpected argument {args.file} (did you mean `weights add {args.file}`?)")
+    explicit = {weights.WEIGHTS.canonical(n): p for n, p in args.weights}
+    print(weights.format_status(weights.locate_all(explicit)))
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from bench.compare import compare_run, format_comparisons
+
+    if len(args.models) != 2:
+        raise BenchError(f"--models needs exactly two models A,B, got {','.join(args.models)}")
+    results = compare_run(args.run_dir, args.models[0], args.models[1], keys=args.metrics,
+                          resamples=args.resamples, alpha=args.alpha, seed=args.seed)
+    print(format_comparisons(args.models[0], args.models[1], results, args.run_dir))
+    return 0
+
+
 def dispatch(handlers: dict, args: argparse.Namespace) -> int:
     """Run ``handlers[args.command]``; user errors become a message and exit code 2, never
     a traceback (shared by ``python -m bench`` and ``python -m ctat``)."""
@@ -257,7 +369,8 @@ def dispatch(handlers: dict, args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data}, args)
+    return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data,
+                     "weights": _cmd_weights, "compare": _cmd_compare}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -48,6 +48,15 @@ class RunConfig:
     save_images: bool = True
     workers: int = 2  # image decoding threads
     checkpoints: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
+    weights: tuple[tuple[str, str], ...] = ()  # (network, path): see bench.weights
+    offline: bool = False  # never download missing weights
+    stats_cache: Path | None = None  # real-statistics cache (None: $BENCH_CACHE/real-stats)
+    use_cache: bool = True  # False: --no-cache
+    keypoints: tuple[tuple[str, str], ...] = ()  # (model, CSV of keypoints estimated on its images)
+    pose_estimator: str | None = None  # PCKh estimator (None: markers on synthetic sets)
+    train_folder: Path | None = None  # training images: FID/KID real set of protocols that ask
+    bootstrap: int = 1000  # bootstrap resamples of every interval (0: none)
+    confidence: float = 0.95
     folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
 
     def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
@@ -104,6 +113,21 @@ class RunConfig:
         for model, _ in checkpoints:
             if model not in models:
                 raise BenchError(f"--checkpoint given for {model!r}, which is not in --models")
+        keypoints = tuple((GENERATORS.canonical(m), p) for m, p in self.keypoints)
+        for model, _ in keypoints:
+            if model not in models:
+                raise BenchError(f"--keypoints given for {model!r}, which is not in --models")
+        from bench.weights import WEIGHTS
+
+        weights = tuple((WEIGHTS.canonical(n), p) for n, p in self.weights)
+        if self.pose_estimator is not None:
+            from bench.pose import ESTIMATORS
+
+            ESTIMATORS.canonical(self.pose_estimator)
+        if self.bootstrap < 0:
+            raise BenchError(f"--bootstrap must be 0 (none) or more, got {self.bootstrap}")
+        if not 0 < self.confidence < 1:
+            raise BenchError(f"--confidence must be between 0 and 1, got {self.confidence}")
         if self.batch_size < 1:
             raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
         return dataclasses.replace(
@@ -114,6 +138,8 @@ class RunConfig:
             protocol=PROTOCOLS.canonical(self.protocol or DEFAULT_PROTOCOL),
             checkpoints=checkpoints,
             folders=folders,
+            keypoints=keypoints,
+            weights=weights,
         )
 
     def folder_for(self, model: str):
@@ -128,10 +154,12 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
-        for key in ("data_root", "out"):
+        for key in ("data_root", "out", "stats_cache", "train_folder"):
             data[key] = None if data[key] is None else str(data[key])
         data["checkpoints"] = {m: str(p) for m, p in self.checkpoints}
         data["folders"] = [dict(f) for f in data["folders"]]
+        data["keypoints"] = {m: str(p) for m, p in self.keypoints}
+        data["weights"] = {m: str(p) for m, p in self.weights}
         return data
 
     def to_json(self) -> str:

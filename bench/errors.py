@@ -38,3 +38,9 @@ class WeightsUnavailableError(BenchError):
     """Pretrained weights a network needs are not on this machine (and could not be fetched).
 
     The message names the file, every place looked in, and how to provide it."""
+
+
+class MetricUnavailableError(BenchError):
+    """A metric that cannot be computed in this run for a reason other than weights (an input
+    it needs was not given, e.g. the training-image folder of a train-set FID). The run records
+    the reason instead of a number."""

@@ -9,8 +9,9 @@ are only compared when they were computed the same way::
 
 Metric-level choices (which SSIM window, which data range) are metrics of their own
 (``ssim`` is the legacy scikit-image 0.14.2 computation, ``ssim_fixed`` the modern one); the
-protocol holds what applies to every metric: padding, and where the ground truth comes from.
-``patn-strips`` takes it from each result strip's own target panel, as PATN's getMetrics did
+protocol holds what applies to every metric: padding, where the ground truth comes from, and
+FID's reference set (the target images of the same pairs, or a training-image folder for
+``gfla``). ``patn-strips`` takes the ground truth from each result strip's own target panel, as PATN's getMetrics did
 (PROTOCOL.md 3.2), so it only scores results folders (``folder:NAME=PATH``) and needs no
 dataset images::
 
@@ -36,6 +37,16 @@ class Protocol:
     description: str
     white_padding: bool = False  # pad to the dataset's ``padded_width`` (PATN's addBounding)
     gt_from_results: bool = False  # ground truth = the results' own target panel, not the dataset
+    fid_reference: str = "targets"  # FID/KID real set: "targets" of the same pairs, or "train"
+
+    def pad_images(self, images: np.ndarray, padded_width: int | None) -> np.ndarray:
+        """The protocol's padding applied to plain uint8 (N, H, W, 3) images (real sets)."""
+        if not self.white_padding or padded_width is None or images.shape[2] >= padded_width:
+            return images
+        total = padded_width - images.shape[2]
+        left = total // 2
+        return np.pad(images, ((0, 0), (0, 0), (left, total - left), (0, 0)),
+                      mode="constant", constant_values=255)
 
     def prepare(
         self, fake: np.ndarray, batch: PairBatch, padded_width: int | None = None
@@ -102,7 +113,17 @@ MODERN = Protocol(
     version="1",
     description="Lossless images at their native size, no padding.",
 )
-for _p in (PATN, PATN_STRIPS, MODERN):
+TRAIN_FID = Protocol(
+    name="gfla",
+    version="1",
+    description=(
+        "As 'modern' (native size, no padding), but FID and KID compare the generated images "
+        "with a folder of training images (--train-folder), as GFLA, DPTN and PIDM did; "
+        "their Inception was torchvision's, here it is the TF-compatible one of torch-fidelity."
+    ),
+    fid_reference="train",
+)
+for _p in (PATN, PATN_STRIPS, MODERN, TRAIN_FID):
     PROTOCOLS.register(_p.name)(_p)
 
 DEFAULT_PROTOCOL = "patn"

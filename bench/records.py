@@ -23,12 +23,13 @@ SCHEMA_VERSION = 1
 KIND_METRIC = "metric"  # a metric value over the evaluated pairs
 KIND_PAIR_ERROR = "pair_error"  # one pair of one model produced no value, and why
 KIND_MODEL_ERROR = "model_error"  # a model or metric failed as a whole
+KIND_UNAVAILABLE = "unavailable"  # a metric that cannot be computed here (error: the reason)
 
 
 @dataclass(frozen=True)
 class Record:
     run_id: str  # results/<run_id>/
-    kind: str  # KIND_METRIC, KIND_PAIR_ERROR or KIND_MODEL_ERROR
+    kind: str  # KIND_METRIC, KIND_PAIR_ERROR, KIND_MODEL_ERROR or KIND_UNAVAILABLE
     model: str  # canonical registry name
     dataset: str
     split: str

@@ -137,10 +137,13 @@ class Metric(ABC):
     precision: int = 4  # decimals shown in tables (rendering only; records stay raw)
     description: str = ""
 
-    def __init__(self, shared: dict | None = None) -> None:
+    def __init__(self, shared: dict | None = None, model: str | None = None) -> None:
         # ``shared`` is one dict per run for expensive things several metrics reuse
-        # (filtered SSIM maps of the current batch, later Inception features, pose estimates).
+        # (filtered SSIM maps of the current batch, Inception features, the run's
+        # bench.metrics.settings.MetricSettings); ``model`` names the model being scored (a
+        # metric may need per-model inputs, e.g. PCKh's precomputed keypoints).
         self.shared = {} if shared is None else shared
+        self.model = model
         self.reset()
 
     @abstractmethod
@@ -157,3 +160,17 @@ class Metric(ABC):
 
     def result_keys(self) -> tuple[str, ...]:
         return self.keys or (self.name,)
+
+    def compute_on(self, positions: np.ndarray) -> dict[str, float]:
+        """``compute()`` over the items at ``positions`` (indices into what ``update`` saw, in
+        order, repeats allowed): what bootstrap intervals and paired comparisons resample.
+        Metrics that cannot recompute on a resample leave this unimplemented."""
+        raise NotImplementedError(f"{type(self).__name__} cannot recompute on a resample")
+
+    def n_items(self) -> int:
+        """How many items ``compute_on`` positions index (0 if it is not implemented)."""
+        return 0
+
+    def summary_extra(self) -> dict:
+        """Settings and side figures that go on the metric's records (splits, seeds, stds)."""
+        return {}

@@ -19,5 +19,11 @@ METRICS.register_lazy("ssim_fixed", "bench.metrics.ssim:SSIMFixed")
 METRICS.register_lazy("mask_ssim_fixed", "bench.metrics.ssim:MaskSSIMFixed")
 METRICS.register_lazy("l1", "bench.metrics.pixel:L1")
 METRICS.register_lazy("psnr", "bench.metrics.pixel:PSNR")
+METRICS.register_lazy("lpips", "bench.metrics.lpips:LPIPS")
+METRICS.register_lazy("is", "bench.metrics.fidelity:InceptionScore")
+METRICS.register_lazy("mask_is", "bench.metrics.fidelity:MaskInceptionScore")
+METRICS.register_lazy("fid", "bench.metrics.fidelity:FID")
+METRICS.register_lazy("kid", "bench.metrics.fidelity:KID")
+METRICS.register_lazy("pckh", "bench.metrics.pckh:PCKh")
 
 __all__ = ["METRICS"]

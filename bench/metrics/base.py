@@ -42,6 +42,7 @@ class PerPairMean(Metric):
         self._sum = 0.0
         self._n = 0
         self.n_undefined = 0
+        self._values: list[np.ndarray] = []  # per-pair values in update order (resampling)
 
     @abstractmethod
     def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
@@ -54,7 +55,51 @@ class PerPairMean(Metric):
         self._sum += float(values[ok].sum())
         self._n += int(ok.sum())
         self.n_undefined += int((~ok).sum())
+        self._values.append(values)
         return {self.name: values}
 
     def compute(self) -> dict[str, float]:
         return {self.name: self._sum / self._n if self._n else float("nan")}
+
+    def values(self) -> np.ndarray:
+        """Every per-pair value seen so far, in update order (NaN where undefined)."""
+        if len(self._values) > 1:
+            self._values = [np.concatenate(self._values)]
+        return self._values[0] if self._values else np.empty(0)
+
+    def n_items(self) -> int:
+        return int(self.values().size)
+
+    def compute_on(self, positions: np.ndarray) -> dict[str, float]:
+        """Mean over the pairs at ``positions`` (NaN values left out, as in ``compute``)."""
+        picked = self.values()[np.asarray(positions, dtype=np.intp)]
+        picked = picked[~np.isnan(picked)]
+        return {self.name: float(picked.mean()) if picked.size else float("nan")}
+
+
+class UnavailableMetric(Metric):
+    """Stands in for a metric that cannot be computed here (weights missing, an input not
+    given): it accumulates nothing, and the run records the reason instead of a number."""
+
+    per_pair = False
+
+    def __init__(self, cls: type[Metric], reason: str, shared: dict | None = None,
+                 model: str | None = None) -> None:
+        self.cls = cls
+        self.reason = reason
+        self.name = cls.name
+        self.version = cls.version
+        self.higher_is_better = cls.higher_is_better
+        self.unit = cls.unit
+        self.keys = cls.keys
+        self.precision = cls.precision
+        super().__init__(shared, model)
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, fake: np.ndarray, batch: PairBatch) -> None:
+        return None
+
+    def compute(self) -> dict[str, float]:
+        return {key: float("nan") for key in self.result_keys()}

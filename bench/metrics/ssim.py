@@ -345,8 +345,8 @@ class _SSIMBase(PerPairMean):
     range_mode: str = "generated"  # or "fixed" (255)
     masked: bool = False
 
-    def __init__(self, shared: dict | None = None) -> None:
-        super().__init__(shared)
+    def __init__(self, shared: dict | None = None, model: str | None = None) -> None:
+        super().__init__(shared, model)
         requests = self.shared.setdefault(_SHARED_REQUESTS, {})
         requests.setdefault((self.truncate, self.masked), set()).add(self.range_mode)
 

@@ -1,14 +1,16 @@
 """The pose-estimator interface: uint8 images in, (x, y) keypoints out, -1 where not found.
 
-Every estimator (the synthetic set's marker detector, later OpenPose CSVs or Keypoint R-CNN)
-returns keypoints in the convention of :mod:`bench.keypoints`::
+Every estimator (the synthetic set's marker detector, keypoints precomputed by OpenPose and
+read from a CSV, Keypoint R-CNN) returns keypoints in the convention of :mod:`bench.keypoints`.
+``keys`` names the pairs the images belong to (``{from}___{to}``), for estimators that look
+their answers up instead of computing them::
 
     import numpy as np
     from bench.pose.base import PoseEstimator
 
     class Nothing(PoseEstimator):
         name, version = "nothing", "1"
-        def estimate(self, images):
+        def estimate(self, images, keys=None):
             images = self.check_images(images)
             return np.full((len(images), 18, 2), -1, np.float32)
 
@@ -27,10 +29,18 @@ class PoseEstimator(ABC):
 
     name: str = ""
     version: str = "1"
+    weights: str | None = None  # bench.weights name of the network it needs, if any
+
+    @classmethod
+    def from_settings(cls, settings) -> PoseEstimator:
+        """Build from the run's :class:`bench.metrics.settings.MetricSettings` (device, weights);
+        estimators without a network ignore them."""
+        return cls()
 
     @abstractmethod
-    def estimate(self, images: np.ndarray) -> np.ndarray:
-        """(N, H, W, 3) uint8 RGB -> (N, 18, 2) float32 (x, y); -1 in both for a missing joint."""
+    def estimate(self, images: np.ndarray, keys=None) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB -> (N, 18, 2) float32 (x, y); -1 in both for a missing joint.
+        ``keys``: the pair keys of the images (``Pair.key``), or None."""
 
     @staticmethod
     def check_images(images: np.ndarray) -> np.ndarray:

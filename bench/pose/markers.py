@@ -54,7 +54,7 @@ class MarkerDetector(PoseEstimator):
         chroma = self.colors.max(axis=1) - self.colors.min(axis=1)
         self._min_chroma = max(0.0, float(chroma.min()) - 2.0 * self.tolerance)
 
-    def estimate(self, images: np.ndarray) -> np.ndarray:
+    def estimate(self, images: np.ndarray, keys=None) -> np.ndarray:
         images = self.check_images(images)
         out = np.full((len(images), NUM_JOINTS, 2), MISSING, dtype=np.float32)
         h = images.shape[1]

@@ -2,9 +2,11 @@
 
     print(summary_table(result.records))
 
-    model            ssim ↑   mask_ssim ↑   l1 ↓     pairs   errors
-    oracle (bound)   1.0000   1.0000        0.0000   2000    0
-    warp             0.6123   0.8012        0.2100   2000    0
+    model            ssim ↑                      fid ↓          pairs   errors
+    oracle (bound)   1.0000 [1.0000, 1.0000]     unavailable†   2000    0
+    warp             0.6123 [0.6101, 0.6145]     unavailable†   2000    0
+    † fid: unavailable: inception-fid weights (...) not found: looked in ...
+    [lo, hi]: 95% percentile bootstrap interval over pairs
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from __future__ import annotations
 import math
 
 from bench.models.base import UNTRAINED
-from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_PAIR_ERROR, Record
+from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_PAIR_ERROR, KIND_UNAVAILABLE, Record
+
+UNAVAILABLE_MARK = "†"
 
 
 def format_value(value: float | None, precision: int) -> str:
@@ -35,6 +39,9 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
             keys.setdefault(r.key, r)
             info["cells"][r.key] = r
             info["n"] = max(info["n"], r.n)
+        elif r.kind == KIND_UNAVAILABLE:
+            keys.setdefault(r.key, r)
+            info["cells"][r.key] = r
         elif r.kind == KIND_PAIR_ERROR:
             info["errors"].add(r.key)
     header = ["model"]
@@ -52,10 +59,16 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
             rec = info["cells"].get(key)
             if rec is None:
                 cells.append("n/a")
+            elif rec.kind == KIND_UNAVAILABLE:
+                cells.append("unavailable" + UNAVAILABLE_MARK)
             else:
                 precision = int(rec.extra.get("precision", 4))
                 mark = "*" if rec.error else ""
-                cells.append(format_value(rec.value, precision) + mark)
+                text = format_value(rec.value, precision) + mark
+                if "ci_low" in rec.extra and rec.value is not None:
+                    lo, hi = rec.extra["ci_low"], rec.extra["ci_high"]
+                    text += f" [{format_value(lo, precision)}, {format_value(hi, precision)}]"
+                cells.append(text)
         cells += [str(info["n"]), str(len(info["errors"]))]
         rows.append(cells)
     return header, rows
@@ -70,6 +83,17 @@ def summary_table(records: list[Record]) -> str:
     for r in records:
         if r.kind == KIND_MODEL_ERROR:
             lines.append(f"! {r.model}: {r.error}")
+    unavailable: dict[str, list[str]] = {}
+    for r in records:
+        if r.kind == KIND_UNAVAILABLE:
+            names = unavailable.setdefault(r.error or "unavailable", [])
+            if r.key not in names:
+                names.append(r.key)
+    for reason, names in unavailable.items():
+        lines.append(f"{UNAVAILABLE_MARK} {', '.join(names)}: {reason}")
+    if any("ci_level" in r.extra for r in records if r.kind == KIND_METRIC):
+        level = next(r.extra["ci_level"] for r in records if "ci_level" in r.extra)
+        lines.append(f"[lo, hi]: {100 * level:g}% percentile bootstrap interval over pairs")
     if any(r.kind == KIND_METRIC and r.error for r in records):
         lines.append("* incomplete: " + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
     if any(r.checkpoint == UNTRAINED for r in records):

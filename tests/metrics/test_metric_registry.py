@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bench.errors import UnknownNameError
+from bench.errors import UnknownNameError, WeightsUnavailableError
 from bench.metrics import METRICS
+from bench.metrics.settings import MetricSettings, with_settings
 from bench.types import Metric
 
-NAMES = ["ssim", "mask_ssim", "ssim_skimage", "mask_ssim_skimage", "ssim_fixed",
-         "mask_ssim_fixed", "l1", "psnr"]
+NETWORK_FREE = ["ssim", "mask_ssim", "ssim_skimage", "mask_ssim_skimage", "ssim_fixed",
+                "mask_ssim_fixed", "l1", "psnr"]
+NEEDS_WEIGHTS = ["lpips", "is", "mask_is", "fid", "kid"]
+NEEDS_SETTINGS = ["pckh"]
+NAMES = NETWORK_FREE + NEEDS_WEIGHTS + NEEDS_SETTINGS
 
 
 def test_names():
@@ -22,8 +26,19 @@ def test_entries_load_and_declare(name):
     cls = METRICS.get(name)
     assert issubclass(cls, Metric) and cls.name == name
     assert cls.version and cls.__doc__ and cls.description
-    metric = cls({})
-    assert metric.result_keys() == (name,)
+    assert cls.result_keys(cls) in ((name,), cls.keys)
+
+
+@pytest.mark.parametrize("name", NETWORK_FREE)
+def test_network_free_metrics_build_from_nothing(name):
+    assert METRICS.get(name)({}).result_keys() == (name,)
+
+
+@pytest.mark.parametrize("name", NEEDS_WEIGHTS)
+def test_network_metrics_without_weights_are_unavailable_not_random(name, empty_hub):
+    shared = with_settings({}, MetricSettings(download=False))
+    with pytest.raises(WeightsUnavailableError, match="not found: looked in"):
+        METRICS.get(name)(shared)
 
 
 def test_unknown_name_suggests():

@@ -1,0 +1,301 @@
+"""One Inception pass per image set, shared by IS, mask-IS, FID and KID (torch-fidelity).
+
+The network is torch-fidelity's ``inception-v3-compat``: the TF ``inception-2015-12-05`` graph
+that PATN's IS and TTUR's FID ran, ported to PyTorch with TF 1.x's bilinear resize to 299 done
+inside (PROTOCOL.md 3.5), fed uint8 images at their native size. One forward gives both the
+2048-d pool features (FID, KID) and the 1008-way logits without bias (IS: PATN multiplied
+``pool_3`` by the ``softmax/logits/MatMul`` weights, no bias)::
+
+    from bench.metrics.inception import shared_inception
+    inception = shared_inception(shared)                 # built once per run (or the reason)
+    pool, logits = inception.fake_features(fake, batch)  # memoised per batch: one pass
+    pool_m, logits_m = inception.fake_features(fake, batch, masked=True)   # mask-IS
+    real = shared_real_set(shared)                       # targets of the pairs, cached on disk
+
+Generated images are batched as the run batches them; real images are passed once per distinct
+image per run, and their features are cached on disk under a key that hashes the image file
+contents, the pair list, the protocol and the extractor (weights checksum, library version).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.errors import MetricUnavailableError, WeightsUnavailableError
+from bench.metrics.masks import pose_masks
+from bench.metrics.settings import MetricSettings, settings_of
+from bench.types import PairBatch
+from bench.weights import resolve, sha256_file
+
+EXTRACTOR = "inception-v3-compat"
+POOL, LOGITS = "2048", "logits_unbiased"
+CACHE_FORMAT = "bench-real-features-v1"
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+
+_SHARED_NET = "bench.metrics.inception/net"
+_SHARED_REAL = "bench.metrics.inception/real"
+
+
+def _torch_fidelity():
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+        import torch_fidelity
+        import torch_fidelity.utils
+    return torch_fidelity
+
+
+class InceptionFeatures:
+    """torch-fidelity's InceptionV3 on the run's device, with a per-batch memo."""
+
+    def __init__(self, settings: MetricSettings) -> None:
+        path = resolve("inception-fid", settings.weights_path("inception-fid"),
+                       download=settings.download)
+        tf = _torch_fidelity()
+        try:
+            net = tf.utils.create_feature_extractor(
+                EXTRACTOR, [POOL, LOGITS], cuda=False, verbose=False,
+                feature_extractor_weights_path=str(path))
+        except (RuntimeError, KeyError, ValueError, OSError, EOFError) as exc:
+            raise WeightsUnavailableError(
+                f"Inception weights {path} could not be loaded: {type(exc).__name__}: "
+                f"{str(exc)[:300]}") from None
+        self.net = net.to(settings.device)
+        self.device = settings.device
+        self.batch_size = settings.batch_size
+        self.extractor_id = (f"torch-fidelity {tf.__version__} {EXTRACTOR} "
+                             f"sha256:{sha256_file(path)[:16]}")
+        self._memo: dict = {}
+
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (N, H, W, 3) -> float32 pool (N, 2048), logits (N, 1008)."""
+        pools, logits = [], []
+        for start in range(0, len(images), self.batch_size):
+            part = np.ascontiguousarray(images[start:start + self.batch_size])
+            x = torch.from_numpy(part).permute(0, 3, 1, 2).to(self.device)
+            with torch.inference_mode():
+                pool, logit = self.net(x)
+            pools.append(pool.float().cpu().numpy())
+            logits.append(logit.float().cpu().numpy())
+        if not pools:
+            return np.empty((0, 2048), np.float32), np.empty((0, 1008), np.float32)
+        return np.concatenate(pools), np.concatenate(logits)
+
+    def fake_features(self, fake: np.ndarray, batch: PairBatch, masked: bool = False):
+        """Features of a batch of generated images (optionally pose-masked), computed once
+        however many metrics ask for them."""
+        memo = self._memo
+        if memo.get("fake") is not fake or memo.get("batch") is not batch:
+            memo.clear()
+            memo.update(fake=fake, batch=batch)
+        if masked not in memo:
+            images = fake
+            if masked:
+                masks = pose_masks(batch.tgt_kpts, batch.size)
+                images = fake * masks[..., None].astype(np.uint8)
+            memo[masked] = self(images)
+        return memo[masked]
+
+
+def shared_inception(shared: dict) -> InceptionFeatures:
+    """The run's Inception, built on first use; a failure is remembered and re-raised."""
+    entry = shared.get(_SHARED_NET)
+    if entry is None:
+        try:
+            entry = InceptionFeatures(settings_of(shared))
+        except WeightsUnavailableError as exc:
+            entry = exc
+        shared[_SHARED_NET] = entry
+    if isinstance(entry, Exception):
+        raise entry
+    return entry
+
+
+# -- the real set -------------------------------------------------------------------------
+
+
+def _hash_files(paths, digest) -> None:
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"<unreadable>")
+
+
+def _load_cache(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("format") != CACHE_FORMAT:
+                return None
+            return {"names": list(meta["names"]), "pool": data["pool"].astype(np.float32),
+                    "meta": meta}
+    except (OSError, ValueError, KeyError):
+        return None  # unreadable or partial: recomputed and rewritten
+
+
+def _save_cache(path: Path, names: list[str], pool: np.ndarray, meta: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    np.savez(buffer, pool=pool, meta=np.array(json.dumps({**meta, "names": names})))
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+
+
+class RealTargets:
+    """Pool features of the target images of the evaluated pairs, one pass per distinct image
+    (shared by every model of the run), cached on disk by content hash."""
+
+    reference = "targets"
+
+    def __init__(self, settings: MetricSettings, net: InceptionFeatures) -> None:
+        self.settings = settings
+        self.net = net
+        self._rows: dict[str, np.ndarray] = {}
+        self.cache_path: Path | None = None
+        self.cache_state = "off (--no-cache)" if not settings.use_cache else "no image folder"
+        if settings.use_cache and settings.image_dir is not None and settings.target_names:
+            digest = hashlib.sha256()
+            digest.update(json.dumps({
+                "format": CACHE_FORMAT, "extractor": net.extractor_id, "reference": "targets",
+                "protocol": [settings.protocol, settings.protocol_version],
+                "padded_width": settings.padded_width, "pairs_sha256": settings.pairs_sha256,
+            }, sort_keys=True).encode())
+            _hash_files([Path(settings.image_dir) / n for n in settings.target_names], digest)
+            self.key = digest.hexdigest()
+            self.cache_path = settings.cache_dir() / f"targets-{self.key[:32]}.npz"
+            cached = _load_cache(self.cache_path)
+            if cached is not None:
+                self._rows = dict(zip(cached["names"], cached["pool"], strict=True))
+                self.cache_state = f"hit {self.cache_path}"
+            else:
+                self.cache_state = f"miss {self.cache_path}"
+        self._saved = self.cache_state.startswith("hit")
+        self.computed = 0  # images passed through Inception in this run
+
+    def add(self, batch: PairBatch) -> None:
+        """Compute features of targets not seen yet (each distinct image once)."""
+        todo: dict[str, int] = {}
+        for i, pair in enumerate(batch.pairs):
+            if pair.tgt not in self._rows and pair.tgt not in todo:
+                todo[pair.tgt] = i
+        if todo:
+            pool, _ = self.net(batch.tgt_img[list(todo.values())])
+            for name, row in zip(todo, pool, strict=True):
+                self._rows[name] = row
+            self.computed += len(todo)
+
+    def features(self, names) -> np.ndarray:
+        return np.stack([self._rows[n] for n in names]) if names else np.empty((0, 2048))
+
+    def save(self) -> None:
+        """Write the cache once every target of the run is known (never a partial set)."""
+        if self._saved or self.cache_path is None:
+            return
+        names = list(self.settings.target_names)
+        if not all(n in self._rows for n in names):
+            return
+        _save_cache(self.cache_path, names, self.features(names),
+                    {"format": CACHE_FORMAT, "extractor": self.net.extractor_id,
+                     "protocol": self.settings.protocol, "reference": "targets"})
+        self._saved = True
+        self.cache_state = f"written {self.cache_path}"
+
+
+class RealFolder:
+    """Pool features of every image of a training-image folder (the GFLA/DPTN/PIDM real set),
+    computed on first use and cached by the folder's content hash."""
+
+    reference = "train"
+
+    def __init__(self, settings: MetricSettings, net: InceptionFeatures) -> None:
+        folder = settings.train_folder
+        if folder is None:
+            raise MetricUnavailableError(
+                f"protocol {settings.protocol} compares with training images: pass "
+                "--train-folder DIR (the training images, e.g. PATN's train/ folder)")
+        folder = Path(folder)
+        self.files = sorted(p for p in folder.iterdir()
+                            if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+        if not self.files:
+            raise MetricUnavailableError(f"no images (.jpg, .png) in the training folder {folder}")
+        self.settings = settings
+        self.net = net
+        self.folder = folder
+        self._pool: np.ndarray | None = None
+        self.cache_path = None
+        self.cache_state = "off (--no-cache)"
+        if settings.use_cache:
+            digest = hashlib.sha256()
+            digest.update(json.dumps({
+                "format": CACHE_FORMAT, "extractor": net.extractor_id, "reference": "train",
+                "protocol": [settings.protocol, settings.protocol_version],
+                "padded_width": settings.padded_width}, sort_keys=True).encode())
+            _hash_files(self.files, digest)
+            self.cache_path = settings.cache_dir() / f"train-{digest.hexdigest()[:32]}.npz"
+            cached = _load_cache(self.cache_path)
+            if cached is not None:
+                self._pool = cached["pool"]
+                self.cache_state = f"hit {self.cache_path}"
+            else:
+                self.cache_state = f"miss {self.cache_path}"
+        self.computed = 0
+
+    def add(self, batch: PairBatch) -> None:
+        pass  # the real set does not come from the pairs
+
+    def pool(self) -> np.ndarray:
+        if self._pool is None:
+            from PIL import Image
+
+            from bench.protocols import PROTOCOLS
+
+            protocol = PROTOCOLS.get(self.settings.protocol)
+            groups: dict[tuple, list[np.ndarray]] = {}  # by size: one batch shape each
+            for path in self.files:
+                with Image.open(path) as im:
+                    image = np.asarray(im.convert("RGB"))
+                groups.setdefault(image.shape, []).append(image)
+            parts = []
+            for images in groups.values():
+                stacked = protocol.pad_images(np.stack(images), self.settings.padded_width)
+                parts.append(self.net(stacked)[0])
+            self._pool = np.concatenate(parts)
+            self.computed = len(self.files)
+            if self.cache_path is not None:
+                _save_cache(self.cache_path, [p.name for p in self.files], self._pool,
+                            {"format": CACHE_FORMAT, "extractor": self.net.extractor_id,
+                             "protocol": self.settings.protocol, "reference": "train"})
+                self.cache_state = f"written {self.cache_path}"
+        return self._pool
+
+
+def shared_real_set(shared: dict) -> RealTargets | RealFolder:
+    """The run's real set for FID/KID, as the protocol names it (targets or a train folder)."""
+    entry = shared.get(_SHARED_REAL)
+    if entry is None:
+        settings = settings_of(shared)
+        net = shared_inception(shared)
+        try:
+            if settings.fid_reference == "train":
+                entry = RealFolder(settings, net)
+            elif settings.fid_reference == "targets":
+                entry = RealTargets(settings, net)
+            else:
+                raise MetricUnavailableError(
+                    f"unknown FID reference set {settings.fid_reference!r} "
+                    "(expected 'targets' or 'train')")
+        except MetricUnavailableError as exc:
+            entry = exc
+        shared[_SHARED_REAL] = entry
+    if isinstance(entry, Exception):
+        raise entry
+    return entry
