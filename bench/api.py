@@ -509,7 +509,11 @@ def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_h
         train_folder=config.train_folder, fid_reference=protocol.fid_reference,
         protocol=protocol.name, protocol_version=protocol.version, padded_width=padded,
         batch_size=config.batch_size, bootstrap=config.bootstrap, confidence=config.confidence,
-        pairs_sha256=pairs_hash, image_dir=files.image_dir,
+        pairs_sha256=pairs_hash,
+        # ground truth from each results folder's own panels: no dataset files to hash, and
+        # each model is compared with its own real set
+        image_dir=None if protocol.gt_from_results else files.image_dir,
+        real_per_model=protocol.gt_from_results,
         target_names=tuple(dict.fromkeys(p.tgt for p in pairs)), image_size=tuple(files.size),
     )
 

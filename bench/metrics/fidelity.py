@@ -180,7 +180,7 @@ class _AgainstReal(_SetMetric):
     def __init__(self, shared: dict | None = None, model: str | None = None) -> None:
         shared = {} if shared is None else shared
         super().__init__(shared, model)
-        self.real = shared_real_set(shared)
+        self.real = shared_real_set(shared, model)
 
     def update(self, fake: np.ndarray, batch: PairBatch) -> None:
         check_update_args(fake, batch)

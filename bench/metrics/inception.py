@@ -278,11 +278,13 @@ class RealFolder:
         return self._pool
 
 
-def shared_real_set(shared: dict) -> RealTargets | RealFolder:
-    """The run's real set for FID/KID, as the protocol names it (targets or a train folder)."""
-    entry = shared.get(_SHARED_REAL)
+def shared_real_set(shared: dict, model: str | None = None) -> RealTargets | RealFolder:
+    """The run's real set for FID/KID, as the protocol names it (targets or a train folder);
+    one per model where the protocol takes the ground truth from each model's results."""
+    settings = settings_of(shared)
+    key = f"{_SHARED_REAL}/{model}" if settings.real_per_model else _SHARED_REAL
+    entry = shared.get(key)
     if entry is None:
-        settings = settings_of(shared)
         net = shared_inception(shared)
         try:
             if settings.fid_reference == "train":
@@ -295,7 +297,7 @@ def shared_real_set(shared: dict) -> RealTargets | RealFolder:
                     "(expected 'targets' or 'train')")
         except MetricUnavailableError as exc:
             entry = exc
-        shared[_SHARED_REAL] = entry
+        shared[key] = entry
     if isinstance(entry, Exception):
         raise entry
     return entry

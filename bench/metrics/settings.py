@@ -50,6 +50,7 @@ class MetricSettings:
     confidence: float = 0.95
     pairs_sha256: str = ""
     image_dir: Path | None = None  # the dataset's images (content hash of the real set)
+    real_per_model: bool = False  # the ground truth differs per model (patn-strips)
     target_names: tuple[str, ...] = ()  # distinct target images of the evaluated pairs, in order
     image_size: tuple[int, int] | None = None  # (H, W) of the dataset images before padding
 

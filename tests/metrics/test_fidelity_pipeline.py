@@ -144,3 +144,18 @@ def test_run_caches_real_statistics_by_content(market_folder, tmp_path, standin_
     changed = go("d")
     assert changed.extra["real_cache"].startswith("written")
     assert changed.value != pytest.approx(first.value, rel=1e-6)
+
+
+def test_ground_truth_from_each_models_results_gives_each_model_its_real_set(standin_inception):
+    """patn-strips: every results folder brings its own (JPEG) target panels, so FID must not
+    reuse one model's real features for another."""
+    def settings(per_model):
+        return with_settings({}, MetricSettings(
+            weights=(("inception-fid", str(standin_inception)),), download=False,
+            use_cache=False, real_per_model=per_model))
+
+    shared = settings(True)
+    a, b = FID(shared, model="a"), FID(shared, model="b")
+    assert a.real is not b.real and FID(shared, model="a").real is a.real
+    shared = settings(False)
+    assert FID(shared, model="a").real is FID(shared, model="b").real
