@@ -31,15 +31,18 @@ heatmap_sigma         6.0           PATN's pose maps (PROTOCOL.md 3.1)
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+
+from bench.models.base import NetworkConfig
 
 FUSIONS = ("cat", "add")
 NORMS = ("instance", "batch")
 
 
 @dataclass(frozen=True)
-class CTATConfig:
+class CTATConfig(NetworkConfig):
+    label = "CTAT"
+
     stages: int = 3
     attention: bool = True
     context: bool = True
@@ -88,22 +91,3 @@ class CTATConfig:
     def size_multiple(self) -> int:
         """Image height and width must be multiples of this."""
         return 2**self.n_downsampling
-
-    def replace(self, **changes) -> CTATConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        data = dataclasses.asdict(self)
-        data["atrous_rates"] = list(self.atrous_rates)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CTATConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown CTAT configuration fields: {', '.join(unknown)}")
-        data = dict(data)
-        if "atrous_rates" in data:
-            data["atrous_rates"] = tuple(int(r) for r in data["atrous_rates"])
-        return cls(**data)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bench.models.pose_maps import gaussian_heatmaps
+from bench.models.pose_maps import HeatmapPoseGenerator
 from ctat.config import CTATConfig
 from ctat.modules import Decoder, Encoder, Stage, init_weights
 
 
-class CTATGenerator(nn.Module):
+class CTATGenerator(HeatmapPoseGenerator, nn.Module):
     """Two-stream context-aware appearance transfer network (documented reconstruction)."""
 
     network_name = "ctat"
@@ -62,31 +62,6 @@ class CTATGenerator(nn.Module):
         for stage in self.stages:
             source, target = stage(source, target)
         return self.decoder(target)
-
-    def pose_maps(self, kpts: torch.Tensor) -> torch.Tensor:
-        """(N, 18, 2) (x, y) keypoints, -1 missing -> (N, 18, H, W) Gaussian heatmaps."""
-        return gaussian_heatmaps(kpts, self.size, self.config.heatmap_sigma)
-
-    def render(self, src_img: torch.Tensor, src_kpts: torch.Tensor,
-               tgt_kpts: torch.Tensor) -> torch.Tensor:
-        """The harness convention: [0, 1] images and keypoints in, [0, 1] images out."""
-        size = tuple(src_img.shape[-2:])
-        if size != self.size:
-            raise ValueError(f"CTAT was built for {self.size[0]}x{self.size[1]} images, "
-                             f"got {size[0]}x{size[1]}")
-        out = self(src_img * 2 - 1, self.pose_maps(src_kpts), self.pose_maps(tgt_kpts))
-        return ((out + 1) / 2).clamp(0, 1)
-
-    def example_inputs(self, batch: int = 1, device: str | torch.device = "cpu"):
-        """Deterministic inputs of the right shapes (for shape checks and efficiency probes)."""
-        g = torch.Generator().manual_seed(0)
-        h, w = self.size
-        p = self.config.pose_channels
-        return (
-            (torch.rand(batch, 3, h, w, generator=g) * 2 - 1).to(device),
-            torch.rand(batch, p, h, w, generator=g).to(device),
-            torch.rand(batch, p, h, w, generator=g).to(device),
-        )
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -31,13 +31,13 @@ removes them as the authors' ``tool/rm_insnorm_running_vars.py`` does.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from bench.models.pose_maps import gaussian_heatmaps
+from bench.models.base import NetworkConfig
+from bench.models.pose_maps import HeatmapPoseGenerator
 from ctat.modules import init_weights, norm_layer
 
 #: PATN's normalisation per dataset (scripts/train_*.sh: --norm batch for Market, instance
@@ -47,7 +47,9 @@ DATASET_NORM = {"market": "batch", "synthetic": "batch", "deepfashion": "instanc
 
 
 @dataclass(frozen=True)
-class PATNConfig:
+class PATNConfig(NetworkConfig):
+    label = "PATN"
+
     ngf: int = 64  # define_G: ngf=64
     n_blocks: int = 9  # define_G hard-codes 9 for both datasets
     n_downsampling: int = 2
@@ -70,20 +72,6 @@ class PATNConfig:
     @property
     def size_multiple(self) -> int:
         return 2**self.n_downsampling
-
-    def replace(self, **changes) -> PATNConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PATNConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown PATN configuration fields: {', '.join(unknown)}")
-        return cls(**data)
 
 
 def _pad_conv(cin: int, cout: int, bias: bool) -> list[nn.Module]:
@@ -154,7 +142,7 @@ class PATNModel(nn.Module):
         return self.stream1_up(image)
 
 
-class PATNGenerator(nn.Module):
+class PATNGenerator(HeatmapPoseGenerator, nn.Module):
     """The official ``PATNetwork`` (the model under ``.model``) with the harness's interface:
     ``forward(src_img, src_pose, tgt_pose)``, ``render``, ``pose_maps``, ``example_inputs``."""
 
@@ -181,26 +169,3 @@ class PATNGenerator(nn.Module):
     def forward(self, src_img: torch.Tensor, src_pose: torch.Tensor,
                 tgt_pose: torch.Tensor) -> torch.Tensor:
         return self.model(src_img, torch.cat((src_pose, tgt_pose), 1))
-
-    def pose_maps(self, kpts: torch.Tensor) -> torch.Tensor:
-        return gaussian_heatmaps(kpts, self.size, self.config.heatmap_sigma)
-
-    def render(self, src_img: torch.Tensor, src_kpts: torch.Tensor,
-               tgt_kpts: torch.Tensor) -> torch.Tensor:
-        """[0, 1] images and keypoints in, [0, 1] images out (inputs in [-1, 1] as PATN's)."""
-        size = tuple(src_img.shape[-2:])
-        if size != self.size:
-            raise ValueError(f"PATN was built for {self.size[0]}x{self.size[1]} images, "
-                             f"got {size[0]}x{size[1]}")
-        out = self(src_img * 2 - 1, self.pose_maps(src_kpts), self.pose_maps(tgt_kpts))
-        return ((out + 1) / 2).clamp(0, 1)
-
-    def example_inputs(self, batch: int = 1, device: str | torch.device = "cpu"):
-        g = torch.Generator().manual_seed(0)
-        h, w = self.size
-        p = self.config.pose_channels
-        return (
-            (torch.rand(batch, 3, h, w, generator=g) * 2 - 1).to(device),
-            torch.rand(batch, p, h, w, generator=g).to(device),
-            torch.rand(batch, p, h, w, generator=g).to(device),
-        )

@@ -50,7 +50,6 @@ What we add for sizes the official code does not handle (PROTOCOL.md 4.2; README
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -59,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.keypoints import MISSING
+from bench.models.base import NetworkConfig
 from bench.models.pose_maps import DISK_RADIUS, disk_maps
 
 #: G2's first encoder level with a skip connection: UAE_noFC_After2Noise skips level 0
@@ -69,8 +69,10 @@ _FASHION_DATASETS = ("deepfashion", "synthetic-fashion")
 
 
 @dataclass(frozen=True)
-class PG2Config:
+class PG2Config(NetworkConfig):
     """What a PG2 generator is built from (the image size is given separately)."""
+
+    label = "PG2"
 
     variant: str = "market"  # "market" (models.py) or "deepfashion" (models256.py): G2's skips
     hidden_num: int = 128  # n, config.py --conv_hidden_num
@@ -100,20 +102,6 @@ class PG2Config:
     @property
     def g2_first_skip(self) -> int:
         return VARIANTS[self.variant]
-
-    def replace(self, **changes) -> PG2Config:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> PG2Config:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown PG2 configuration fields: {unknown}")
-        return cls(**data)
 
 
 def repeat_num(height: int) -> int:

@@ -15,6 +15,7 @@ An adapter that cannot run (network not yet implemented, checkpoint missing) rai
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,37 @@ class ModelSpec:
     checkpoint: Path | None = None
     untrained: bool = False  # the user asked for seeded initial weights (--checkpoint M=untrained)
     seed: int = 0
+
+
+class NetworkConfig:
+    """What the frozen network configurations (CTAT, PATN, PG2) share: ``replace`` and a
+    plain-data round trip for checkpoints (tuples are stored as lists)::
+
+        @dataclass(frozen=True)
+        class MyConfig(NetworkConfig):
+            label = "My"
+            width: int = 64
+        MyConfig.from_dict(MyConfig().to_dict()) == MyConfig()
+    """
+
+    label = "network"  # names the network in error messages
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v
+                for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict):
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown {cls.label} configuration fields: {', '.join(unknown)}")
+        defaults = cls()
+        return cls(**{k: tuple(v) if isinstance(getattr(defaults, k), tuple) else v
+                      for k, v in data.items()})
 
 
 UNTRAINED = "untrained"  # the --checkpoint value that asks for seeded, untrained weights

@@ -78,3 +78,40 @@ def disk_maps(kpts: torch.Tensor, size: tuple[int, int], radius: int = DISK_RADI
     dx2 = (xs[None, None, :] - col[..., None]) ** 2  # (N, J, W)
     inside = (dy2[..., :, None] + dx2[..., None, :]) <= radius * radius
     return (inside & present[..., None, None]).to(torch.float32)
+
+
+class HeatmapPoseGenerator:
+    """What a generator fed (image, source heatmaps, target heatmaps) shares (CTAT, PATN):
+    the heatmaps of its keypoints, the harness convention, deterministic example inputs.
+
+    The class sets ``self.size`` (H, W), ``self.config`` (with ``pose_channels``,
+    ``heatmap_sigma`` and ``label``) and ``forward(src_img, src_pose, tgt_pose)`` in [-1, 1]::
+
+        fake01 = net.render(src_img01, src_kpts, tgt_kpts)   # [0, 1] in, [0, 1] out
+        out = net(*net.example_inputs(batch=2))             # shapes for probes and tests
+    """
+
+    def pose_maps(self, kpts: torch.Tensor) -> torch.Tensor:
+        """(N, 18, 2) (x, y) keypoints, -1 missing -> (N, 18, H, W) Gaussian heatmaps."""
+        return gaussian_heatmaps(kpts, self.size, self.config.heatmap_sigma)
+
+    def render(self, src_img: torch.Tensor, src_kpts: torch.Tensor,
+               tgt_kpts: torch.Tensor) -> torch.Tensor:
+        """The harness convention: [0, 1] images and keypoints in, [0, 1] images out."""
+        size = tuple(src_img.shape[-2:])
+        if size != self.size:
+            raise ValueError(f"{self.config.label} was built for {self.size[0]}x{self.size[1]} "
+                             f"images, got {size[0]}x{size[1]}")
+        out = self(src_img * 2 - 1, self.pose_maps(src_kpts), self.pose_maps(tgt_kpts))
+        return ((out + 1) / 2).clamp(0, 1)
+
+    def example_inputs(self, batch: int = 1, device: str | torch.device = "cpu"):
+        """Deterministic inputs of the right shapes (for shape checks and efficiency probes)."""
+        g = torch.Generator().manual_seed(0)
+        h, w = self.size
+        p = self.config.pose_channels
+        return (
+            (torch.rand(batch, 3, h, w, generator=g) * 2 - 1).to(device),
+            torch.rand(batch, p, h, w, generator=g).to(device),
+            torch.rand(batch, p, h, w, generator=g).to(device),
+        )
