@@ -39,11 +39,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import WeightsUnavailableError
+from bench.weights import WEIGHTS
 
 #: torchvision's ``VGG19_Weights.IMAGENET1K_V1`` (the weights PATN's ``vgg19(pretrained=True)``
 #: loads): file name and URL.
-VGG19_FILE = "vgg19-dcbb9e9d.pth"
-VGG19_URL = f"https://download.pytorch.org/models/{VGG19_FILE}"
+# the file and URL as the project's weights registry knows them (python -m bench weights)
+VGG19_FILE = WEIGHTS.get("vgg19").file
+VGG19_URL = WEIGHTS.get("vgg19").url
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
