@@ -9,6 +9,7 @@
     python -m bench weights                               # pretrained files: where, present?
     python -m bench weights add ~/Downloads/alexnet-owt-7be5be79.pth
     python -m bench compare results/<run> --models warp,source
+    python -m bench report results/<run> --out reports/paper
 
 Every user error (unknown name, missing data, bad file) prints one clear message and exits 2.
 """
@@ -34,6 +35,7 @@ EPILOG = """examples:
   python -m bench weights                               pretrained files: where looked, present?
   python -m bench weights add FILE                      install a weights file you downloaded
   python -m bench compare results/<run> --models warp,source   paired test per metric
+  python -m bench report results/<run> --out reports/paper      tables, plots, grid, HTML
 """
 
 
@@ -191,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="for add: which network the file is (checked against its checksum)")
     weights.add_argument("--weights", type=_named_path, action="append", default=[],
                          metavar="NETWORK=PATH", help="for list: explicit paths to check")
+
+    from bench.report.command import add_parser as add_report_parser
+
+    add_report_parser(sub)
 
     compare = sub.add_parser(
         "compare", help="paired comparison of two models of one run, per per-pair metric")
@@ -352,6 +358,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.command import cmd_report
+
+    return cmd_report(args)
+
+
 def dispatch(handlers: dict, args: argparse.Namespace) -> int:
     """Run ``handlers[args.command]``; user errors become a message and exit code 2, never
     a traceback (shared by ``python -m bench`` and ``python -m ctat``)."""
@@ -370,7 +382,8 @@ def dispatch(handlers: dict, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data,
-                     "weights": _cmd_weights, "compare": _cmd_compare}, args)
+                     "weights": _cmd_weights, "compare": _cmd_compare,
+                     "report": _cmd_report}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,59 @@
+"""``python -m bench report``: every artifact of a report, from one or more run folders.
+
+    from bench.report.build import ReportConfig, build_report
+    result = build_report([Path("results/run")], Path("reports/paper"), ReportConfig())
+    result.files          # table.csv/.md/.tex, plots/*.png|pdf, grid.png|pdf, index.html, ...
+    result.notes          # what was skipped and why ("no latency records: ...")
+
+Reads records only (and, for the qualitative grid, the images a run saved); never computes a
+metric. Runs are merged by :func:`bench.report.runs.merge_runs` (same pair list, same
+protocol). A section without data (no efficiency records for the frontier plots, a run saved
+without images for the grid) is skipped with a note in the report, never an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.report.formats import TABLE_FORMATS, write_tables
+from bench.report.runs import MergedRuns, load_run, merge_runs
+from bench.report.table import Table, TableOptions, build_table
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    formats: tuple[str, ...] = ("csv", "md", "tex")
+    table: TableOptions = TableOptions()
+    label: str = "tab:bench"  # LaTeX \label of the table
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    table: Table
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # sections skipped, and why
+
+
+def device_names(merged: MergedRuns) -> dict[str, str]:
+    """Device type -> name, from the runs' env.json (the first run naming it wins)."""
+    names: dict[str, str] = {}
+    for run in merged.runs:
+        device, name = run.env.get("device"), run.env.get("device_name")
+        if device and name:
+            names.setdefault(str(device).split(":")[0], name)
+    return names
+
+
+def build_report(run_dirs: list[Path], out: Path, config: ReportConfig = ReportConfig()
+                 ) -> ReportResult:
+    for fmt in config.formats:
+        TABLE_FORMATS.canonical(fmt)  # unknown format: did-you-mean before any work
+    merged = merge_runs([load_run(p) for p in run_dirs])
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = build_table(merged.records, config.table, device_names(merged))
+    result = ReportResult(out=out, table=table)
+    result.files += write_tables(table, out, config.formats, label=config.label)
+    return result

@@ -1,0 +1,99 @@
+"""How a record key becomes a table column: display name, unit, scale and precision, decided here
+once for every output (CSV, Markdown, LaTeX, plots, HTML)::
+
+    from bench.report.columns import column_format, efficiency_column, EFFICIENCY_COLUMNS
+    column_format("psnr", unit="dB", precision=4)        # ColumnFormat(label="PSNR", unit="dB", ...)
+    efficiency_column("latency_ms@cuda-bf16")            # the "latency_ms" spec, device "cuda-bf16"
+    efficiency_column("params_trainable")                # None: not a table column by default
+
+Quality metrics keep their records' own unit and precision (``extra.precision``, set on the
+metric class). Efficiency records (``bench.efficiency``: parameters, MACs, latency, ...) are
+picked by key prefix from :data:`EFFICIENCY_COLUMNS`: a key matches a prefix when it equals it
+or continues with ``@DEVICE`` (``latency_ms@cpu``). Adjust the list here to change the
+efficiency columns of every report. Any other key renders with its record's unit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Paper names of the metrics the harness computes; any other key is shown as it is.
+DISPLAY_NAMES: dict[str, str] = {
+    "ssim": "SSIM", "ssim_skimage": "SSIM (skimage)", "ssim_fixed": "SSIM (fixed)",
+    "mask_ssim": "Mask-SSIM", "mask_ssim_skimage": "Mask-SSIM (skimage)",
+    "mask_ssim_fixed": "Mask-SSIM (fixed)", "l1": "L1", "psnr": "PSNR", "lpips": "LPIPS",
+    "is": "IS", "is_std": "IS std", "mask_is": "Mask-IS", "mask_is_std": "Mask-IS std",
+    "fid": "FID", "kid": "KID", "kid_std": "KID std", "pckh": "PCKh",
+}
+
+DEFAULT_PRECISION = 2
+
+
+@dataclass(frozen=True)
+class EfficiencyColumn:
+    """An efficiency quantity shown as a column: ``value * scale`` in ``unit``."""
+
+    prefix: str  # record key, or key before "@DEVICE"
+    label: str
+    unit: str
+    scale: float = 1.0
+    precision: int = 2
+    note: str | None = None  # the convention, printed once under the table
+
+    def matches(self, key: str) -> bool:
+        return key == self.prefix or key.startswith(self.prefix + "@")
+
+
+#: Every efficiency quantity a report knows how to show; DEFAULT_EFFICIENCY picks the columns.
+EFFICIENCY_COLUMNS: tuple[EfficiencyColumn, ...] = (
+    EfficiencyColumn("params", "Params", "M", 1e-6, 2),
+    EfficiencyColumn("macs", "MACs", "G", 1e-9, 2,
+                     note="MACs: multiply-accumulates per image at batch 1 (fvcore's "
+                          "convention); FLOPs = 2 x MACs."),
+    EfficiencyColumn("flops", "FLOPs", "G", 1e-9, 2,
+                     note="FLOPs: 2 x fvcore's multiply-accumulates per image at batch 1."),
+    EfficiencyColumn("latency_ms", "Latency", "ms", 1.0, 1,
+                     note="Latency: median per image at batch 1."),
+    EfficiencyColumn("throughput", "Throughput", "img/s", 1.0, 1),
+    EfficiencyColumn("peak_memory", "Peak mem.", "MiB", 2.0 ** -20, 0,
+                     note="Peak mem.: peak memory of one batch-1 call."),
+)
+DEFAULT_EFFICIENCY: tuple[str, ...] = ("params", "macs", "latency_ms")
+
+#: Keys of the latency-vs-batch sweep: ``latency_ms_b{B}@DEVICE``.
+SWEEP_PREFIX = "latency_ms_b"
+
+
+def efficiency_column(key: str, prefixes: tuple[str, ...] | None = None) -> EfficiencyColumn | None:
+    """The spec of ``key`` among ``prefixes`` (default: every known one), or None."""
+    for spec in EFFICIENCY_COLUMNS:
+        if (prefixes is None or spec.prefix in prefixes) and spec.matches(key):
+            return spec
+    return None
+
+
+def device_of(key: str) -> str | None:
+    """``latency_ms@cuda-bf16`` -> ``cuda-bf16``; None without a device part."""
+    return key.partition("@")[2] or None
+
+
+@dataclass(frozen=True)
+class ColumnFormat:
+    label: str
+    unit: str | None
+    scale: float
+    precision: int
+    note: str | None = None
+
+
+def column_format(key: str, unit: str | None, precision: int | None,
+                  prefixes: tuple[str, ...] | None = None) -> ColumnFormat:
+    """Display decisions for ``key`` (an efficiency spec wins over the record's own unit)."""
+    spec = efficiency_column(key, prefixes)
+    if spec is not None:
+        device = device_of(key)
+        label = f"{spec.label} {device}" if device else spec.label
+        return ColumnFormat(label, spec.unit, spec.scale, spec.precision, spec.note)
+    base, _, device = key.partition("@")
+    label = DISPLAY_NAMES.get(base, base) + (f" {device}" if device else "")
+    return ColumnFormat(label, unit, 1.0, DEFAULT_PRECISION if precision is None else precision)

@@ -1,0 +1,78 @@
+"""The ``report`` subcommand of ``python -m bench`` (parser and handler, kept out of bench/cli.py):
+
+    python -m bench report results/<run> [results/<run2> ...] --out reports/<name>
+    python -m bench report results/a results/b --metrics ssim,lpips --efficiency params,flops
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bench.report.columns import DEFAULT_EFFICIENCY, EFFICIENCY_COLUMNS
+
+
+def _csv_list(text: str) -> tuple[str, ...]:
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return items
+
+
+def _efficiency(text: str) -> tuple[str, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    items = _csv_list(text)
+    known = [c.prefix for c in EFFICIENCY_COLUMNS]
+    unknown = [i for i in items if i not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown efficiency column {', '.join(unknown)} (known: {', '.join(known)}, none)")
+    return items
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    report = sub.add_parser(
+        "report", help="tables (CSV, Markdown, LaTeX), plots, a qualitative grid and an HTML "
+                       "page from run folders")
+    report.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                        help="results/<run> folders; several merge when they evaluated the "
+                             "same pair list under the same protocol")
+    report.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: reports/<first run's id>)")
+    report.add_argument("--formats", type=_csv_list, default=("csv", "md", "tex"),
+                        help="table formats (default csv,md,tex)")
+    report.add_argument("--metrics", type=_csv_list, default=None,
+                        help="quality columns, in this order (default: every metric)")
+    report.add_argument("--efficiency", type=_efficiency, default=DEFAULT_EFFICIENCY,
+                        help="efficiency columns by prefix (default "
+                             f"{','.join(DEFAULT_EFFICIENCY)}; 'none' for none)")
+    report.add_argument("--no-intervals", action="store_true",
+                        help="leave the bootstrap intervals out of the tables")
+    report.add_argument("--caption", default=None, help="table caption")
+    report.add_argument("--label", default="tab:bench", help="LaTeX label of the table")
+    return report
+
+
+def config_from_args(args: argparse.Namespace):
+    from bench.report.build import ReportConfig
+    from bench.report.table import TableOptions
+
+    table = TableOptions(metrics=args.metrics, efficiency=args.efficiency,
+                         intervals=not args.no_intervals, caption=args.caption)
+    return ReportConfig(formats=args.formats, table=table, label=args.label)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.build import build_report
+    from bench.report.runs import load_run
+
+    out = args.out
+    if out is None:
+        out = Path("reports") / load_run(args.runs[0]).run_id
+    result = build_report(args.runs, out, config_from_args(args))
+    for path in result.files:
+        print(path)
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0

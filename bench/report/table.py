@@ -1,0 +1,312 @@
+"""Records -> one comparison table (models x metrics), raw values plus every mark a reader needs.
+
+The table holds raw values and decisions (direction, best, status, precision); the writers in
+:mod:`bench.report.formats` only format them::
+
+    from bench.report.table import TableOptions, build_table
+    table = build_table(records, TableOptions(efficiency=("params", "macs", "latency_ms")))
+    table.columns[0].label, table.rows[0].cells[0].value, table.notes
+
+Rules, each shown in the notes under the table:
+
+* one row per model; methods first, reference bounds (oracle, source) after them in a block of
+  their own; models running untrained weights are labelled ``(untrained)``;
+* one column per metric key (record order), then the efficiency columns picked by prefix
+  (:mod:`bench.report.columns`), each with its arrow (higher / lower is better) and unit;
+* best per column in bold: among trained methods with a complete value (at least two),
+  compared at the displayed precision (ties are all bold); bounds and untrained models never
+  compete;
+* a metric that could not be computed is ``unavailable`` with its reason, an incomplete value
+  is marked, a missing one is a dash; nothing is blended in silently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench.models.base import UNTRAINED
+from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_UNAVAILABLE, Record
+from bench.report.columns import DEFAULT_EFFICIENCY, SWEEP_PREFIX, column_format, efficiency_column
+from bench.report.runs import KIND_EFFICIENCY
+
+# cell statuses
+OK = "ok"
+INCOMPLETE = "incomplete"  # a value from part of the pairs (interrupted), or none at all
+UNAVAILABLE = "unavailable"  # could not be computed here (weights, device): the reason in notes
+NOT_APPLICABLE = "not_applicable"  # e.g. latency of a training-free method
+MISSING = "missing"  # no record
+
+# note marks (each writer draws them its own way)
+MARK_UNAVAILABLE = "unavailable"
+MARK_INCOMPLETE = "incomplete"
+
+
+@dataclass(frozen=True)
+class TableOptions:
+    """What goes into the table (frozen: one object per report)."""
+
+    metrics: tuple[str, ...] | None = None  # quality keys, in this order (default: all)
+    efficiency: tuple[str, ...] = DEFAULT_EFFICIENCY  # efficiency prefixes (columns.py)
+    intervals: bool = True  # show [lo, hi] where the records have them
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    unit: str | None
+    higher_is_better: bool | None
+    precision: int
+    scale: float
+    group: str  # "quality" or "efficiency"
+    record_unit: str | None = None  # the unit of the raw values (CSV)
+
+    @property
+    def arrow(self) -> str:
+        return "" if self.higher_is_better is None else ("up" if self.higher_is_better else "down")
+
+
+@dataclass(frozen=True)
+class Cell:
+    value: float | None  # raw, as recorded
+    status: str = MISSING
+    low: float | None = None
+    high: float | None = None
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    bound: bool
+    untrained: bool
+    n: int
+    cells: tuple[Cell, ...]
+
+    @property
+    def label(self) -> str:
+        return self.model + (" (bound)" if self.bound else "") + (
+            " (untrained)" if self.untrained else "")
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    mark: str | None = None  # MARK_UNAVAILABLE, MARK_INCOMPLETE or None
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    notes: tuple[Note, ...]
+    caption: str
+
+    def column(self, key: str) -> int:
+        return next(i for i, c in enumerate(self.columns) if c.key == key)
+
+
+def scaled(value: float, column: Column) -> float:
+    return value * column.scale
+
+
+def rounded(value: float, column: Column) -> float:
+    """The value as displayed (scaled, at the column's precision): what ``best`` compares."""
+    v = scaled(value, column)
+    return v if math.isinf(v) else round(v, column.precision)
+
+
+# -- building ------------------------------------------------------------------------------
+
+
+def _is_table_key(r: Record, options: TableOptions) -> str | None:
+    """The column group of a record, or None when it is not a table cell."""
+    if r.key is None:
+        return None
+    if r.kind == KIND_EFFICIENCY or (r.kind == KIND_UNAVAILABLE and r.n == 0
+                                     and efficiency_column(r.key) is not None):
+        if r.key.startswith(SWEEP_PREFIX):
+            return None
+        return "efficiency" if efficiency_column(r.key, options.efficiency) else None
+    if r.kind in (KIND_METRIC, KIND_UNAVAILABLE):
+        if options.metrics is not None and r.key not in options.metrics:
+            return None
+        return "quality"
+    return None
+
+
+def _columns(records: list[Record], options: TableOptions) -> list[Column]:
+    first: dict[str, tuple[str, Record]] = {}
+    for r in records:
+        group = _is_table_key(r, options)
+        if group is not None:
+            first.setdefault(r.key, (group, r))
+    if options.metrics is not None:
+        absent = [k for k in options.metrics if k not in first]
+        if absent:
+            from bench.report.runs import ReportError
+
+            known = ", ".join(k for k, (g, _) in first.items() if g == "quality") or "none"
+            raise ReportError(f"no records of metric {', '.join(absent)} in these runs "
+                              f"(metrics found: {known})")
+    quality = [k for k, (g, _) in first.items() if g == "quality"]
+    if options.metrics is not None:
+        quality = [k for k in options.metrics if k in quality]
+    eff = sorted((k for k, (g, _) in first.items() if g == "efficiency"),
+                 key=lambda k: (options.efficiency.index(efficiency_column(k).prefix), k))
+    columns = []
+    for key in quality + eff:
+        group, r = first[key]
+        precision = r.extra.get("precision")
+        fmt = column_format(key, r.unit, None if precision is None else int(precision),
+                            options.efficiency if group == "efficiency" else ())
+        columns.append(Column(key=key, label=fmt.label, unit=fmt.unit,
+                              higher_is_better=r.higher_is_better, precision=fmt.precision,
+                              scale=fmt.scale, group=group, record_unit=r.unit))
+    return columns
+
+
+def _cell(r: Record | None, options: TableOptions) -> Cell:
+    if r is None:
+        return Cell(None, MISSING)
+    status = r.extra.get("status", OK) if r.kind == KIND_EFFICIENCY else OK
+    if r.kind == KIND_UNAVAILABLE or status == UNAVAILABLE:
+        return Cell(None, UNAVAILABLE)
+    if status == NOT_APPLICABLE:
+        return Cell(None, NOT_APPLICABLE)
+    if r.value is None or r.error or r.extra.get("complete") is False:
+        return Cell(r.value, INCOMPLETE)
+    low, high = r.extra.get("ci_low"), r.extra.get("ci_high")
+    if not options.intervals or low is None or high is None:
+        low = high = None
+    return Cell(float(r.value), OK, low, high)
+
+
+def _mark_best(columns: list[Column], rows: list[Row]) -> list[Row]:
+    best_rows: dict[int, set[int]] = {}
+    for j, col in enumerate(columns):
+        if col.higher_is_better is None:
+            continue
+        eligible = [(i, rounded(row.cells[j].value, col)) for i, row in enumerate(rows)
+                    if not row.bound and not row.untrained and row.cells[j].status == OK
+                    and row.cells[j].value is not None and not math.isnan(row.cells[j].value)]
+        if len(eligible) < 2:  # a single value: nothing to rank
+            continue
+        target = (max if col.higher_is_better else min)(v for _, v in eligible)
+        best_rows[j] = {i for i, v in eligible if v == target}
+    out = []
+    for i, row in enumerate(rows):
+        cells = tuple(Cell(c.value, c.status, c.low, c.high, best=i in best_rows.get(j, ()))
+                      for j, c in enumerate(row.cells))
+        out.append(Row(row.model, row.bound, row.untrained, row.n, cells))
+    return out
+
+
+def build_table(records: list[Record] | tuple[Record, ...], options: TableOptions = TableOptions(),
+                device_names: dict[str, str] | None = None) -> Table:
+    """The comparison table of ``records`` (one or merged runs; see :mod:`.runs`).
+
+    ``device_names`` maps a device type (``cpu``, ``cuda``) to its name for the footnote (from
+    the runs' ``env.json``)."""
+    records = list(records)
+    columns = _columns(records, options)
+    models: dict[str, dict] = {}
+    for r in records:
+        info = models.setdefault(r.model, {"bound": False, "untrained": False, "n": 0, "cells": {}})
+        info["bound"] |= r.reference_bound
+        info["untrained"] |= r.checkpoint == UNTRAINED
+        if r.kind == KIND_METRIC:
+            info["n"] = max(info["n"], r.n)
+        if _is_table_key(r, options) is not None:
+            info["cells"][r.key] = r
+    models = {m: i for m, i in models.items() if i["cells"]}
+    order = [m for m, i in models.items() if not i["bound"]] + [
+        m for m, i in models.items() if i["bound"]]
+    rows = [Row(model=m, bound=models[m]["bound"], untrained=models[m]["untrained"],
+                n=models[m]["n"],
+                cells=tuple(_cell(models[m]["cells"].get(c.key), options) for c in columns))
+            for m in order]
+    rows = _mark_best(columns, rows)
+    table_records = [r for m in order for r in models[m]["cells"].values()]
+    return Table(columns=tuple(columns), rows=tuple(rows),
+                 notes=tuple(_notes(records, table_records, columns, rows, device_names or {})),
+                 caption=options.caption or _caption(records))
+
+
+# -- notes ---------------------------------------------------------------------------------
+
+
+def _caption(records: list[Record]) -> str:
+    quality = next((r for r in records if r.kind == KIND_METRIC), None)
+    if quality is None:
+        return "Efficiency of the models."
+    return f"Comparison on {quality.dataset} ({quality.split})."
+
+
+def _notes(records, table_records, columns, rows, device_names) -> list[Note]:
+    notes = []
+    quality = [r for r in records if r.kind == KIND_METRIC]
+    if quality:
+        first = quality[0]
+        n = max(r.n for r in quality)
+        devices = list(dict.fromkeys(r.device for r in quality))
+        where = ", ".join(f"{d} ({device_names[d]})" if d in device_names else d for d in devices)
+        notes.append(Note(
+            f"Protocol {first.protocol} v{first.protocol_version}; dataset {first.dataset}, "
+            f"split {first.split}; {n} pairs (pair list SHA-256 {first.pairs_sha256[:12]}); "
+            f"device {where}."))
+    if any(c.arrow for c in columns):
+        notes.append(Note("Up/down arrows: higher/lower is better. Bold: best among trained "
+                          "methods at the displayed precision; bounds and untrained models are "
+                          "not ranked."))
+    if any(c.low is not None for row in rows for c in row.cells):
+        level = next((r.extra["ci_level"] for r in table_records if "ci_level" in r.extra), 0.95)
+        notes.append(Note(f"[lo, hi]: {100 * level:g}% percentile bootstrap interval over pairs."))
+    if any(row.bound for row in rows):
+        notes.append(Note("(bound): a reference bound (oracle returns the ground truth, source "
+                          "copies the input image); it calibrates the table and is not a method."))
+    if any(row.untrained for row in rows):
+        notes.append(Note("(untrained): seeded initial weights, not a trained model's numbers."))
+    for col in columns:
+        spec = efficiency_column(col.key) if col.group == "efficiency" else None
+        if spec is not None and spec.note and Note(spec.note) not in notes:
+            notes.append(Note(spec.note))
+    devices = {col.key.partition("@")[2] for col in columns if "@" in col.key}
+    for d in sorted(devices):
+        name = device_names.get(d.split("-")[0])
+        if name:
+            notes.append(Note(f"{d}: {name}."))
+    reasons: dict[str, list[str]] = {}
+    for r in table_records:
+        cell_unavailable = r.kind == KIND_UNAVAILABLE or (
+            r.kind == KIND_EFFICIENCY and r.extra.get("status") == UNAVAILABLE)
+        if cell_unavailable:
+            reason = (r.error or "unavailable").removeprefix("unavailable: ")
+            keys = reasons.setdefault(reason, [])
+            if r.key not in keys:
+                keys.append(r.key)
+    for reason, keys in reasons.items():
+        notes.append(Note(f"{', '.join(keys)}: unavailable: {reason}", MARK_UNAVAILABLE))
+    incomplete = list(dict.fromkeys(
+        f"{r.model} {r.key}: {r.error or 'computed on part of the pairs'}" for r in table_records
+        if r.kind == KIND_METRIC and (r.value is None or r.error or r.extra.get("complete") is False)))
+    for text in incomplete:
+        notes.append(Note(text, MARK_INCOMPLETE))
+    if any(c.status == NOT_APPLICABLE for row in rows for c in row.cells):
+        notes.append(Note("n/a: not applicable (a training-free method has no network to count "
+                          "or time)."))
+    if any(c.status == MISSING for row in rows for c in row.cells):
+        notes.append(Note("A dash: not measured for that model."))
+    failed: dict[str, int] = {}
+    for r in table_records:
+        if r.kind == KIND_METRIC and r.extra.get("failed_pairs"):
+            failed[r.model] = max(failed.get(r.model, 0), int(r.extra["failed_pairs"]))
+    for model, count in failed.items():
+        notes.append(Note(f"{model}: {count} pairs failed (see the run's pair_error records) and "
+                          "are left out of its values."))
+    for r in records:
+        if r.kind == KIND_MODEL_ERROR and r.model in {row.model for row in rows}:
+            notes.append(Note(f"{r.model}: error: {r.error}"))
+    return notes
