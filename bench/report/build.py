@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report.formats import TABLE_FORMATS, write_tables
+from bench.report.plots import PlotOptions, save_plots
 from bench.report.runs import MergedRuns, load_run, merge_runs
 from bench.report.table import Table, TableOptions, build_table
 
@@ -26,6 +27,7 @@ class ReportConfig:
     formats: tuple[str, ...] = ("csv", "md", "tex")
     table: TableOptions = TableOptions()
     label: str = "tab:bench"  # LaTeX \label of the table
+    plots: PlotOptions | None = PlotOptions()  # None: no figures
 
 
 @dataclass
@@ -56,4 +58,8 @@ def build_report(run_dirs: list[Path], out: Path, config: ReportConfig = ReportC
     table = build_table(merged.records, config.table, device_names(merged))
     result = ReportResult(out=out, table=table)
     result.files += write_tables(table, out, config.formats, label=config.label)
+    if config.plots is not None:
+        files, notes = save_plots(merged.records, out / "plots", config.plots)
+        result.files += files
+        result.notes += notes
     return result

@@ -51,16 +51,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="leave the bootstrap intervals out of the tables")
     report.add_argument("--caption", default=None, help="table caption")
     report.add_argument("--label", default="tab:bench", help="LaTeX label of the table")
+    report.add_argument("--quality", default=None, metavar="KEY",
+                        help="quality metric of the frontier plots (default: ssim, else the "
+                             "first metric)")
+    report.add_argument("--no-plots", action="store_true", help="no figures")
     return report
 
 
 def config_from_args(args: argparse.Namespace):
     from bench.report.build import ReportConfig
+    from bench.report.plots import PlotOptions
     from bench.report.table import TableOptions
 
     table = TableOptions(metrics=args.metrics, efficiency=args.efficiency,
                          intervals=not args.no_intervals, caption=args.caption)
-    return ReportConfig(formats=args.formats, table=table, label=args.label)
+    plots = None if args.no_plots else PlotOptions(quality=args.quality)
+    return ReportConfig(formats=args.formats, table=table, label=args.label, plots=plots)
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -258,9 +258,10 @@ def _notes(records, table_records, columns, rows, device_names) -> list[Note]:
             f"split {first.split}; {n} pairs (pair list SHA-256 {first.pairs_sha256[:12]}); "
             f"device {where}."))
     if any(c.arrow for c in columns):
-        notes.append(Note("Up/down arrows: higher/lower is better. Bold: best among trained "
-                          "methods at the displayed precision; bounds and untrained models are "
-                          "not ranked."))
+        bold = any(c.best for row in rows for c in row.cells)
+        notes.append(Note("Up/down arrows: higher/lower is better." + (
+            " Bold: best among trained methods at the displayed precision; bounds and "
+            "untrained models are not ranked." if bold else "")))
     if any(c.low is not None for row in rows for c in row.cells):
         level = next((r.extra["ci_level"] for r in table_records if "ci_level" in r.extra), 0.95)
         notes.append(Note(f"[lo, hi]: {100 * level:g}% percentile bootstrap interval over pairs."))
