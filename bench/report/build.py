@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.report.formats import TABLE_FORMATS, write_tables
+from bench.report.grid import GridSelection, compose_grid, save_grid, select_pairs
 from bench.report.plots import PlotOptions, save_plots
 from bench.report.runs import MergedRuns, load_run, merge_runs
 from bench.report.table import Table, TableOptions, build_table
@@ -28,6 +29,7 @@ class ReportConfig:
     table: TableOptions = TableOptions()
     label: str = "tab:bench"  # LaTeX \label of the table
     plots: PlotOptions | None = PlotOptions()  # None: no figures
+    grid: GridSelection | None = GridSelection()  # None: no qualitative grid
 
 
 @dataclass
@@ -62,4 +64,30 @@ def build_report(run_dirs: list[Path], out: Path, config: ReportConfig = ReportC
         files, notes = save_plots(merged.records, out / "plots", config.plots)
         result.files += files
         result.notes += notes
+    if config.grid is not None:
+        result.files += _grid(merged, out, config.grid, result.notes)
     return result
+
+
+def _grid(merged: MergedRuns, out: Path, selection: GridSelection, notes: list[str]
+          ) -> list[Path]:
+    """The grid of the first run with saved images (a note for the runs without)."""
+    from bench.report.grid_sources import RunGridSource, grid_unavailable_reason
+
+    reasons = [grid_unavailable_reason(run.path) for run in merged.runs]
+    usable = [run for run, reason in zip(merged.runs, reasons, strict=True) if reason is None]
+    if not usable:
+        notes.append(reasons[0] or "qualitative grid: no run with images")
+        return []
+    source = RunGridSource(usable[0].path)
+    chosen = select_pairs(source, selection)
+    grid = compose_grid([source.load(p) for p in chosen], source.models)
+    what = {"index": "chosen by index", "random": f"drawn at random (seed {selection.seed})",
+            "pose": "with the largest pose change",
+            "disagreement": "where the models disagree most"}.get(selection.method,
+                                                                 selection.method)
+    notes.append(f"qualitative grid: {len(chosen)} pairs of {usable[0].path} {what}: "
+                 + ", ".join(str(p.index) for p in chosen))
+    if len(usable) < len(merged.runs):
+        notes += [r for r in reasons if r]
+    return save_grid(grid, out, "grid")

@@ -55,6 +55,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         help="quality metric of the frontier plots (default: ssim, else the "
                              "first metric)")
     report.add_argument("--no-plots", action="store_true", help="no figures")
+    report.add_argument("--grid", default="pose",
+                        choices=["pose", "disagreement", "random", "index", "none"],
+                        help="how the qualitative grid picks its pairs: largest pose change "
+                             "(default), largest disagreement between models, seeded random, "
+                             "by index (--grid-pairs), or no grid")
+    report.add_argument("--grid-rows", type=int, default=6, help="pairs in the grid (default 6)")
+    report.add_argument("--grid-pairs", default=None, metavar="I,J,...",
+                        help="pair indices for --grid index (implies it)")
+    report.add_argument("--seed", type=int, default=0, help="seed of --grid random")
     return report
 
 
@@ -65,8 +74,22 @@ def config_from_args(args: argparse.Namespace):
 
     table = TableOptions(metrics=args.metrics, efficiency=args.efficiency,
                          intervals=not args.no_intervals, caption=args.caption)
+    from bench.errors import BenchError
+    from bench.report.grid import GridSelection
+
     plots = None if args.no_plots else PlotOptions(quality=args.quality)
-    return ReportConfig(formats=args.formats, table=table, label=args.label, plots=plots)
+    grid = None
+    if args.grid_pairs is not None:
+        try:
+            indices = tuple(int(i) for i in args.grid_pairs.split(",") if i.strip())
+        except ValueError:
+            raise BenchError(f"--grid-pairs expects pair indices like 0,5,17, got "
+                             f"{args.grid_pairs!r}") from None
+        grid = GridSelection(method="index", indices=indices, count=len(indices))
+    elif args.grid != "none":
+        grid = GridSelection(method=args.grid, count=args.grid_rows, seed=args.seed)
+    return ReportConfig(formats=args.formats, table=table, label=args.label, plots=plots,
+                        grid=grid)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
