@@ -30,6 +30,8 @@ class ReportConfig:
     label: str = "tab:bench"  # LaTeX \label of the table
     plots: PlotOptions | None = PlotOptions()  # None: no figures
     grid: GridSelection | None = GridSelection()  # None: no qualitative grid
+    html: bool = True  # index.html: the whole report in one self-contained page
+    title: str = "ctat-bench report"
 
 
 @dataclass
@@ -66,6 +68,16 @@ def build_report(run_dirs: list[Path], out: Path, config: ReportConfig = ReportC
         result.notes += notes
     if config.grid is not None:
         result.files += _grid(merged, out, config.grid, result.notes)
+    if config.html:
+        from bench.report.html import write_page
+
+        captions = {"metric_bars": "Metrics with their intervals",
+                    "quality_vs_params": "Quality vs parameters (the efficiency frontier)",
+                    "latency_vs_batch": "Latency vs batch size", "grid": "Qualitative comparison"}
+        images = [(captions.get(p.stem, p.stem.replace("_", " ")), p) for p in result.files
+                  if p.suffix == ".png"]
+        result.files.append(write_page(out / "index.html", table, images, result.notes,
+                                       config.title, [str(r.path) for r in merged.runs]))
     return result
 
 

@@ -64,6 +64,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     report.add_argument("--grid-pairs", default=None, metavar="I,J,...",
                         help="pair indices for --grid index (implies it)")
     report.add_argument("--seed", type=int, default=0, help="seed of --grid random")
+    report.add_argument("--no-html", action="store_true", help="no index.html page")
+    report.add_argument("--title", default="ctat-bench report", help="title of the HTML page")
     return report
 
 
@@ -89,7 +91,7 @@ def config_from_args(args: argparse.Namespace):
     elif args.grid != "none":
         grid = GridSelection(method=args.grid, count=args.grid_rows, seed=args.seed)
     return ReportConfig(formats=args.formats, table=table, label=args.label, plots=plots,
-                        grid=grid)
+                        grid=grid, html=not args.no_html, title=args.title)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
