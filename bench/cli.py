@@ -36,6 +36,7 @@ EPILOG = """examples:
   python -m bench weights add FILE                      install a weights file you downloaded
   python -m bench compare results/<run> --models warp,source   paired test per metric
   python -m bench report results/<run> --out reports/paper      tables, plots, grid, HTML
+  python -m bench compare results/reference-synthetic results/<run>   regression report
 """
 
 
@@ -199,14 +200,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
 
     compare = sub.add_parser(
-        "compare", help="paired comparison of two models of one run, per per-pair metric")
-    compare.add_argument("run_dir", type=Path)
-    compare.add_argument("--models", type=_csv_list, required=True, help="A,B: the two models")
+        "compare", help="RUN --models A,B: paired comparison of two models of one run; "
+                        "BASELINE CANDIDATE: the regression report between two runs")
+    compare.add_argument("runs", type=Path, nargs="+", metavar="RUN",
+                         help="one run (with --models A,B), or BASELINE CANDIDATE")
+    compare.add_argument("--models", type=_csv_list, default=None,
+                         help="A,B: the two models (one run); a filter (two runs)")
     compare.add_argument("--metrics", type=_csv_list, default=None,
                          help="per-pair metric keys (default: every one both models have)")
     compare.add_argument("--resamples", type=_positive, default=10000)
     compare.add_argument("--alpha", type=_fraction, default=0.05)
     compare.add_argument("--seed", type=int, default=0)
+    from bench.report.command import add_regression_arguments
+
+    add_regression_arguments(compare)
     return parser
 
 
@@ -350,6 +357,15 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from bench.compare import compare_run, format_comparisons
 
+    if len(args.runs) == 2:  # BASELINE CANDIDATE: the regression report
+        from bench.report.command import cmd_regression
+
+        return cmd_regression(args)
+    if len(args.runs) != 1 or args.models is None:
+        raise BenchError("compare takes RUN --models A,B (two models of one run) or BASELINE "
+                         f"CANDIDATE (two runs); got {len(args.runs)} runs"
+                         + ("" if args.models else " and no --models"))
+    args.run_dir = args.runs[0]
     if len(args.models) != 2:
         raise BenchError(f"--models needs exactly two models A,B, got {','.join(args.models)}")
     results = compare_run(args.run_dir, args.models[0], args.models[1], keys=args.metrics,

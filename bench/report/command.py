@@ -1,7 +1,9 @@
-"""The ``report`` subcommand of ``python -m bench`` (parser and handler, kept out of bench/cli.py):
+"""The ``report`` subcommand of ``python -m bench`` and the two-run form of ``compare``
+(parsers and handlers, kept out of bench/cli.py):
 
     python -m bench report results/<run> [results/<run2> ...] --out reports/<name>
     python -m bench report results/a results/b --metrics ssim,lpips --efficiency params,flops
+    python -m bench compare results/reference-synthetic results/new --strict --markdown out.md
 """
 
 from __future__ import annotations
@@ -107,3 +109,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     return 0
+
+
+# -- compare BASELINE CANDIDATE ------------------------------------------------------------
+
+
+def _tolerance(text: str):
+    from bench.report.regression import Tolerance
+
+    pattern, sep, value = text.partition("=")
+    try:
+        if not sep or not pattern:
+            raise ValueError
+        if value.endswith("%"):
+            return pattern, Tolerance(absolute=0.0, relative=float(value[:-1]) / 100)
+        return pattern, Tolerance(absolute=float(value), relative=0.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected KEY=ABS or KEY=REL% (KEY an fnmatch pattern, e.g. fid=0.01 or "
+            f"'ssim*=0.1%'), got {text!r}") from None
+
+
+def add_regression_arguments(compare: argparse.ArgumentParser) -> None:
+    group = compare.add_argument_group("two runs (BASELINE CANDIDATE): the regression report")
+    group.add_argument("--tolerance", type=_tolerance, action="append", default=[],
+                       metavar="KEY=ABS|KEY=REL%",
+                       help="tolerance of matching keys (repeatable; default: exact within "
+                            "float tolerance, 1e-9)")
+    group.add_argument("--timing-band", type=float, default=0.25,
+                       help="relative band of timing keys between runs of the same machine "
+                            "(default 0.25)")
+    group.add_argument("--strict", action="store_true",
+                       help="fail on any change beyond tolerance, improvements included "
+                            "(CI against a committed reference)")
+    group.add_argument("--markdown", type=Path, default=None,
+                       help="also write the Markdown summary to this file")
+    group.add_argument("--all", action="store_true", help="list unchanged values too")
+
+
+def cmd_regression(args: argparse.Namespace) -> int:
+    from bench.report.regression import RegressionConfig, compare_runs, to_markdown
+
+    config = RegressionConfig(timing_band=args.timing_band, overrides=tuple(args.tolerance),
+                              models=args.models, keys=args.metrics, strict=args.strict)
+    report = compare_runs(args.runs[0], args.runs[1], config)
+    text = to_markdown(report, show_all=args.all)
+    print(text, end="")
+    if args.markdown is not None:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text, encoding="utf-8")
+    return report.exit_code
