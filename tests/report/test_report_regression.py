@@ -151,3 +151,21 @@ def test_cli_tolerance_syntax(bad, capsys):
     with pytest.raises(SystemExit):
         main(["compare", "a", "b", "--tolerance", bad])
     assert "expected KEY=ABS or KEY=REL%" in capsys.readouterr().err
+
+
+def test_committed_reference_matches_the_gate_command():
+    """results/reference-synthetic was written by .ci/regression's own command."""
+    from pathlib import Path
+
+    from bench.report.runs import load_run
+
+    root = Path(__file__).resolve().parents[2]
+    ref = load_run(root / "results" / "reference-synthetic")
+    script = (root / ".ci" / "regression").read_text()
+    config = ref.config
+    assert f"--models {','.join(config['models'])}" in script
+    assert f"--metrics {','.join(config['metrics'])}" in script
+    assert f"--limit {config['limit']}" in script and config["dataset"] == "synthetic"
+    assert config["save_images"] is False and not (root / "results/reference-synthetic/images").exists()
+    assert {r.model for r in ref.records} == {"oracle", "source", "warp"}
+    assert all(r.kind == "metric" and r.error is None for r in ref.records)
