@@ -8,7 +8,9 @@ from pathlib import Path
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
 FIXTURE_RUN = DATA / "fixture-run"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+# ../shared/data beside the project (BENCH_SHARED_DATA overrides)
+SHARED = Path(os.environ.get("BENCH_SHARED_DATA")
+              or Path(__file__).resolve().parents[3] / "shared" / "data")
 PUBLISHED = SHARED / "published-samples"
 SPLITS = SHARED / "pose-transfer-splits"
 
