@@ -55,6 +55,7 @@ from bench.outputs import RunOutputs, prepare_run_dir
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
 from bench.records import (
+    KIND_EFFICIENCY,
     KIND_METRIC,
     KIND_MODEL_ERROR,
     KIND_PAIR_ERROR,
@@ -78,7 +79,8 @@ class RunResult:
     def errors(self, model: str | None = None) -> list[Record]:
         return [
             r for r in self.records
-            if r.kind != KIND_METRIC and (model is None or r.model == model)
+            if r.kind not in (KIND_METRIC, KIND_EFFICIENCY)
+            and (model is None or r.model == model)
         ]
 
 
@@ -487,7 +489,9 @@ def run(
             bar.close()
             evaluation.finish(interrupted, evaluated)
             outputs.close()
-    elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start
+        if config.efficiency and not interrupted:
+            interrupted = not measure_efficiency(evaluation, config, echo)
     result = RunResult(
         run_dir=run_dir, run_id=run_id, records=evaluation.records, n_pairs=len(pairs),
         interrupted=interrupted,
@@ -496,6 +500,27 @@ def run(
     )
     echo(f"done in {elapsed:.1f} s ({len(pairs) / max(elapsed, 1e-9):.0f} pairs/s)")
     return result
+
+
+def measure_efficiency(evaluation: _Evaluation, config: RunConfig,
+                       echo: Callable[[str], None]) -> bool:
+    """Efficiency records of each model after the quality evaluation (:mod:`bench.efficiency`:
+    parameters and MACs; latency, throughput and memory with few iterations, each learned
+    model in a fresh process). False if interrupted (what was measured is kept)."""
+    from bench.efficiency.probe import EfficiencySettings, measure_generator, record_fields
+
+    settings = EfficiencySettings.for_run(config.device, config.batch_size)
+    if any(any(True for _ in getattr(r.generator, "module", torch.nn.Module()).parameters())
+           for r in evaluation.models):
+        echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
+    try:
+        for run in evaluation.models:
+            for m in measure_generator(run.name, run.generator, settings, echo=echo):
+                evaluation.emit(**run.labels, **record_fields(m, device=False))
+    except KeyboardInterrupt:
+        echo("\ninterrupted during the efficiency measurements: keeping what was measured")
+        return False
+    return True
 
 
 def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_hash: str

@@ -9,6 +9,7 @@
     python -m bench weights                               # pretrained files: where, present?
     python -m bench weights add ~/Downloads/alexnet-owt-7be5be79.pth
     python -m bench compare results/<run> --models warp,source
+    python -m bench profile --models ctat,pg2,patn --resolution 128x64   # size, MACs, speed
 
 Every user error (unknown name, missing data, bad file) prints one clear message and exits 2.
 """
@@ -34,6 +35,9 @@ EPILOG = """examples:
   python -m bench weights                               pretrained files: where looked, present?
   python -m bench weights add FILE                      install a weights file you downloaded
   python -m bench compare results/<run> --models warp,source   paired test per metric
+                                                        (IS/FID/KID: joint bootstrap)
+  python -m bench profile --models ctat,pg2,patn --resolution 128x64 [--device cuda] [--json]
+                                                        parameters, MACs, latency, memory
 """
 
 
@@ -109,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,list,data,weights,compare}")
+                                metavar="{run,list,data,weights,compare,profile}")
 
     run = sub.add_parser("run", help="generate and score images, write results/<run-id>/",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--confidence", type=_fraction, default=0.95,
                      help="confidence level of the intervals (default 0.95)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
+    run.add_argument("--no-efficiency", action="store_true",
+                     help="skip the learned models' efficiency records (parameters, MACs, "
+                          "latency, memory; see `profile`)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved configuration as JSON and exit")
 
@@ -193,15 +200,170 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="NETWORK=PATH", help="for list: explicit paths to check")
 
     compare = sub.add_parser(
-        "compare", help="paired comparison of two models of one run, per per-pair metric")
+        "compare", help="paired comparison of two models of one run, per metric "
+                        "(set-level ones recomputed from the saved images)")
     compare.add_argument("run_dir", type=Path)
     compare.add_argument("--models", type=_csv_list, required=True, help="A,B: the two models")
     compare.add_argument("--metrics", type=_csv_list, default=None,
-                         help="per-pair metric keys (default: every one both models have)")
-    compare.add_argument("--resamples", type=_positive, default=10000)
+                         help="metric keys (default: every per-pair one both models have, and "
+                              "every set-level one the run computed)")
+    compare.add_argument("--resamples", type=_positive, default=10000,
+                         help="resamples of the per-pair comparisons")
+    compare.add_argument("--set-resamples", type=_non_negative, default=None,
+                         help="joint bootstrap resamples of IS, mask-IS, FID, KID (each costs "
+                              "a fit per model; default 100; 0: per-pair metrics only)")
     compare.add_argument("--alpha", type=_fraction, default=0.05)
     compare.add_argument("--seed", type=int, default=0)
+    compare.add_argument("--weights", type=_named_path, action="append", default=[],
+                         metavar="NETWORK=PATH",
+                         help="explicit weights file for a network (repeatable; default: the "
+                              "run's)")
+    compare.add_argument("--offline", action="store_true",
+                         help="never download missing weights (implied by a run made offline)")
+    compare.add_argument("--data-root", type=Path, default=None,
+                         help="the dataset folder the run used, if it moved (default: "
+                              "data_root in the run's config.json)")
+    compare.add_argument("--stats-cache", type=Path, default=None,
+                         help="real-statistics cache folder (default: the run's)")
+    compare.add_argument("--no-cache", action="store_true",
+                         help="neither read nor write cached real statistics")
+    compare.add_argument("--device", default="cpu", help="torch device of the metric networks")
+    compare.add_argument("--quiet", action="store_true", help="no progress display")
+    _add_profile_parser(sub)
     return parser
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    h, sep, w = text.lower().partition("x")
+    try:
+        size = (int(h), int(w))
+    except ValueError:
+        size = None
+    if not sep or size is None or min(size) < 1:
+        raise argparse.ArgumentTypeError(f"expected HxW (e.g. 128x64), got {text!r}")
+    return size
+
+
+def _batch_list(text: str) -> tuple[int, ...]:
+    if text.strip().lower() in ("none", ""):
+        return ()
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected batch sizes like 1,2,4,8, got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive batch sizes, got {text!r}")
+    return values
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value}")
+    return value
+
+
+def _add_profile_parser(sub) -> None:
+    profile = sub.add_parser(
+        "profile", help="parameters, MACs, latency, throughput and memory of models (no data, "
+                        "no weights needed)",
+        description="Count and time the inference module of each model: parameters (total, "
+                    "per top-level submodule), fvcore MACs (FLOPs = 2 x MACs), uncounted "
+                    "operators, a torch.utils.flop_counter cross-check, batch-1 latency "
+                    "(median, p90, min), throughput, peak memory; each model timed in a fresh "
+                    "process. Learned models run seeded untrained weights unless --checkpoint "
+                    "names a file.")
+    profile.add_argument("--models", type=_csv_list, default=("ctat", "patn", "pg2"),
+                         help="comma-separated model names (default: ctat,patn,pg2)")
+    profile.add_argument("--resolution", type=_resolution, default=None, metavar="HxW",
+                         help="image size (default: the dataset's, else 128x64)")
+    profile.add_argument("--dataset", default=None,
+                         help="selects per-dataset configurations only (PATN: batch norm for "
+                              "market, instance norm for deepfashion); no files are read "
+                              "(default: deepfashion at 256x176 / 256x256, else market)")
+    profile.add_argument("--device", type=_csv_list, default=("cpu", "cuda"),
+                         help="devices to time, one column each (default: cpu,cuda; cuda "
+                              "columns say unavailable without a GPU)")
+    profile.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32",
+                         help="fp32, or autocast to fp16 / bf16")
+    profile.add_argument("--channels-last", action="store_true")
+    profile.add_argument("--batch", type=_positive, default=None,
+                         help="throughput batch (default: 4 on the CPU, 32 on a GPU)")
+    profile.add_argument("--sweep", type=_batch_list, default=None, metavar="B,B,...",
+                         help="batch sizes of a latency-vs-batch sweep ('none' for none; "
+                              "default: none on the CPU, 1,4,16,64 on a GPU)")
+    profile.add_argument("--warmup", type=_non_negative, default=None,
+                         help="untimed calls first (default: 2 on the CPU, 10 on a GPU)")
+    profile.add_argument("--iterations", type=_positive, default=None,
+                         help="timed calls at most (default: 20 on the CPU, 100 on a GPU)")
+    profile.add_argument("--min-iterations", type=_positive, default=None,
+                         help="timed calls at least (default: 3 on the CPU, 10 on a GPU)")
+    profile.add_argument("--budget", type=_seconds, default=None, metavar="SECONDS",
+                         help="stop timing after the minimum once this much was timed "
+                              "(default: 5 on the CPU, 3 on a GPU)")
+    profile.add_argument("--threads", type=_positive, default=None,
+                         help="torch CPU threads (default: torch's)")
+    profile.add_argument("--no-cudnn-benchmark", action="store_true",
+                         help="leave torch.backends.cudnn.benchmark off")
+    profile.add_argument("--no-timing", action="store_true", help="counts and memory only")
+    profile.add_argument("--no-memory", action="store_true")
+    profile.add_argument("--no-ops", action="store_true", help="skip fvcore counting")
+    profile.add_argument("--in-process", action="store_true",
+                         help="time in this process instead of a fresh one per model")
+    profile.add_argument("--breakdown", action="store_true",
+                         help="also print parameters and MACs per top-level submodule")
+    profile.add_argument("--checkpoint", type=_checkpoint, action="append", default=[],
+                         metavar="MODEL=PATH", help="weights for a model (default: untrained)")
+    profile.add_argument("--seed", type=int, default=0)
+    profile.add_argument("--json", action="store_true",
+                         help="print the records as JSON lines (the records.jsonl schema)")
+    profile.add_argument("--out", type=Path, default=None, metavar="FILE",
+                         help="also append the records to FILE (JSON lines)")
+    profile.add_argument("--quiet", action="store_true", help="no progress messages")
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from bench.efficiency.probe import EfficiencySettings, profile_models
+    from bench.records import RecordWriter, record_to_json
+    from bench.report.console import efficiency_breakdown, efficiency_table
+
+    try:
+        settings = EfficiencySettings(
+            devices=args.device, dtype=args.dtype, channels_last=args.channels_last,
+            warmup=args.warmup, iterations=args.iterations, min_iterations=args.min_iterations,
+            budget_s=args.budget, throughput_batch=args.batch, sweep=args.sweep,
+            threads=args.threads, cudnn_benchmark=not args.no_cudnn_benchmark,
+            ops=not args.no_ops, timing=not args.no_timing, memory=not args.no_memory,
+            isolation="none" if args.in_process else "process",
+        )
+    except ValueError as exc:
+        raise BenchError(str(exc)) from None
+    echo = (lambda s: None) if args.quiet else (lambda s: print(s, file=sys.stderr, flush=True))
+    records = profile_models(args.models, settings, size=args.resolution, dataset=args.dataset,
+                             checkpoints=dict(args.checkpoint), seed=args.seed, echo=echo)
+    if args.out is not None:
+        with RecordWriter(args.out) as writer:
+            for r in records:
+                writer.write(r)
+    if args.json:
+        for r in records:
+            print(record_to_json(r))
+        return 0
+    first = records[0] if records else None
+    if first is not None:
+        size = first.extra.get("image_size", ["?", "?"])
+        print(f"efficiency at {size[0]}x{size[1]}, {first.dataset} configuration "
+              f"(weights do not change counts or speed)")
+    print(efficiency_table(records))
+    if args.breakdown:
+        print()
+        print(efficiency_breakdown(records))
+    if args.out is not None:
+        print(f"\nrecords: {args.out}")
+    return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -234,6 +396,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         train_folder=args.train_folder,
         bootstrap=args.bootstrap,
         confidence=args.confidence,
+        efficiency=not args.no_efficiency,
     )
     if args.dry_run:
         print(config.resolved().to_json())
@@ -342,13 +505,34 @@ def _cmd_weights(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from bench.compare import compare_run, format_comparisons
+    from bench.compare import (
+        compare_run,
+        format_comparisons,
+        format_set_level,
+        prepare_set_level,
+        split_keys,
+    )
 
     if len(args.models) != 2:
         raise BenchError(f"--models needs exactly two models A,B, got {','.join(args.models)}")
-    results = compare_run(args.run_dir, args.models[0], args.models[1], keys=args.metrics,
-                          resamples=args.resamples, alpha=args.alpha, seed=args.seed)
-    print(format_comparisons(args.models[0], args.models[1], results, args.run_dir))
+    model_a, model_b = args.models
+    per_pair, set_level = split_keys(args.run_dir, args.metrics)
+    job = None
+    if set_level and args.set_resamples != 0:  # checked (dataset, images) before any output
+        job = prepare_set_level(
+            args.run_dir, model_a, model_b, set_level, data_root=args.data_root,
+            weights=tuple(args.weights), offline=args.offline, stats_cache=args.stats_cache,
+            use_cache=not args.no_cache, device=args.device, resamples=args.set_resamples,
+            seed=args.seed, alpha=args.alpha)
+    if per_pair is None or per_pair:
+        results = compare_run(args.run_dir, model_a, model_b, keys=per_pair,
+                              resamples=args.resamples, alpha=args.alpha, seed=args.seed)
+        print(format_comparisons(model_a, model_b, results, args.run_dir), flush=True)
+    if job is not None:
+        result = job.run(progress=not args.quiet)
+        print(format_set_level(model_a, model_b, result, args.run_dir))
+    elif set_level:
+        print(f"set-level metrics not compared (--set-resamples 0): {', '.join(set_level)}")
     return 0
 
 
@@ -370,7 +554,8 @@ def dispatch(handlers: dict, args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data,
-                     "weights": _cmd_weights, "compare": _cmd_compare}, args)
+                     "weights": _cmd_weights, "compare": _cmd_compare,
+                     "profile": _cmd_profile}, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,6 +58,7 @@ class RunConfig:
     bootstrap: int = 1000  # bootstrap resamples of every interval (0: none)
     confidence: float = 0.95
     folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
+    efficiency: bool = True  # learned models: parameters, MACs, latency, memory (bench.efficiency)
 
     def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
         """(model names, folder specs): ``folder:`` entries parsed, registry names canonical."""

@@ -24,12 +24,15 @@ KIND_METRIC = "metric"  # a metric value over the evaluated pairs
 KIND_PAIR_ERROR = "pair_error"  # one pair of one model produced no value, and why
 KIND_MODEL_ERROR = "model_error"  # a model or metric failed as a whole
 KIND_UNAVAILABLE = "unavailable"  # a metric that cannot be computed here (error: the reason)
+# a model's size, operation count, speed or memory (bench.efficiency); value None with the reason
+# in error when not applicable (training-free) or unavailable (no GPU here); extra.status says
+KIND_EFFICIENCY = "efficiency"
 
 
 @dataclass(frozen=True)
 class Record:
     run_id: str  # results/<run_id>/
-    kind: str  # KIND_METRIC, KIND_PAIR_ERROR, KIND_MODEL_ERROR or KIND_UNAVAILABLE
+    kind: str  # KIND_METRIC, KIND_PAIR_ERROR, KIND_MODEL_ERROR, KIND_UNAVAILABLE, KIND_EFFICIENCY
     model: str  # canonical registry name
     dataset: str
     split: str

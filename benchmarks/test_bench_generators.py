@@ -6,9 +6,12 @@ images in its original 256x256 frame, as its adapter does).
     BENCH_DEVICE=cuda pytest benchmarks/test_bench_generators.py --benchmark-only -q   # on a GPU
 
 Each round is one forward pass of a batch under ``torch.inference_mode`` (CUDA rounds end with
-a synchronise). ``extra_info`` carries images per second, the parameter count, the device and
-its name. Untrained weights: speed does not depend on the values. The efficiency issue owns
-the full measurement protocol (warm-up, percentiles, memory); this is the regression signal.
+a synchronise). ``extra_info`` carries images per second, the parameter count, fvcore's MACs per
+image, the device, its name and the CPU threads. On a GPU each case also runs in bf16 autocast
+and with channels_last. Untrained weights: speed does not depend on the values. This is the
+regression signal CI compares on one machine; the measurement protocol (fresh process per
+model, percentiles, memory, sweeps, unavailable GPU columns) is ``python -m bench profile``
+(:mod:`bench.efficiency`).
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import torch
 from baselines.patn.network import PATNConfig, PATNGenerator
 from baselines.pg2.adapter import network_size
 from baselines.pg2.network import PG2Config, PG2Generator
+from bench.efficiency.ops import count_ops
+from bench.efficiency.params import count_parameters
 from ctat.config import CTATConfig
-from ctat.network import CTATGenerator, count_parameters
+from ctat.network import CTATGenerator
 
 NETWORKS = {
     "ctat": lambda size: CTATGenerator(CTATConfig(), size),
@@ -42,11 +47,15 @@ if DEVICE == "cpu":
 
 
 @pytest.mark.parametrize(("size", "batch"), CASES, ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else f"b{v}")
-@pytest.mark.parametrize("dtype", ["fp32", "bf16"] if DEVICE.startswith("cuda") else ["fp32"])
+@pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp32-cl"] if DEVICE.startswith("cuda")
+                         else ["fp32"])
 @pytest.mark.parametrize("network", list(NETWORKS))
 def test_forward(benchmark, network, size, batch, dtype):
     net = NETWORKS[network](size).to(DEVICE).eval()
     inputs = net.example_inputs(batch, DEVICE)
+    if dtype.endswith("-cl"):
+        net = net.to(memory_format=torch.channels_last)
+        inputs = tuple(t.contiguous(memory_format=torch.channels_last) for t in inputs)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16")
 
     def forward():
@@ -62,6 +71,17 @@ def test_forward(benchmark, network, size, batch, dtype):
     assert out.shape[0] == batch and out.shape[1] == 3
     benchmark.extra_info.update(
         images_per_s=batch / benchmark.stats.stats.median,
-        network=network, parameters=count_parameters(net), device=DEVICE, dtype=dtype,
+        network=network, parameters=count_parameters(net).total, device=DEVICE, dtype=dtype,
+        macs_per_image=_macs(network, size, net), threads=torch.get_num_threads(),
         device_name=torch.cuda.get_device_name() if DEVICE.startswith("cuda") else "cpu",
     )
+
+
+_MACS: dict = {}
+
+
+def _macs(network, size, net) -> int:
+    """fvcore's MACs of one image, counted once per network and size (not timed)."""
+    if (network, size) not in _MACS:
+        _MACS[network, size] = count_ops(net, net.example_inputs(1, DEVICE)).macs
+    return _MACS[network, size]

@@ -27,8 +27,10 @@ Usage (the run loop does this; ``shared`` carries the settings and the network):
     [m.compute() for m in metrics]           # {"is": ...}, {"fid": ...}
 
 Set-level metrics have no per-pair values; ``compute_on(positions)`` recomputes on a resample
-of the pairs (bootstrap intervals). The point estimates come from torch-fidelity; the bootstrap
-FID uses :func:`frechet_distance` (same value, symmetric eigen-solver, much faster).
+of the pairs (bootstrap intervals, paired comparisons). The point estimates come from
+torch-fidelity; the bootstrap FID uses :func:`frechet_distance_of_features` (same value: a
+symmetric eigen-solver, or the n x n nuclear norm when a resample has fewer rows than the 2048
+feature dimensions, much faster).
 """
 
 from __future__ import annotations
@@ -85,6 +87,27 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     ev = torch.linalg.eigvalsh((m + m.T) / 2).clamp_min(0)
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
     return float(diff @ diff + s1.trace() + s2.trace() - 2 * ev.sqrt().sum())
+
+
+def frechet_distance_of_features(x: np.ndarray, y: np.ndarray) -> float:
+    """:func:`frechet_distance` of the Gaussian fits (mean, covariance ddof 1) of two feature
+    sets, in whichever space is cheaper. With fewer rows than dimensions (a bootstrap resample
+    of a small set: 2048-d features) ``tr sqrt(S1 S2)`` is exactly the nuclear norm of
+    ``A B^T / sqrt((n1 - 1)(n2 - 1))`` (A, B the centred rows: the nonzero eigenvalues of
+    ``S1 S2`` are the squared singular values of that n1 x n2 matrix), and ``tr S`` is the
+    squared Frobenius norm of the centred rows over n - 1: no d x d matrix is formed."""
+    n1, d = np.shape(x)
+    n2 = len(y)
+    if n1 * n2 > d * (n1 + n2 + d):  # many rows: the d x d moments are cheaper
+        return frechet_distance(*moments(x), *moments(y))
+    a = torch.as_tensor(np.asarray(x), dtype=torch.float64)
+    b = torch.as_tensor(np.asarray(y), dtype=torch.float64)
+    mu_a, mu_b = a.mean(dim=0), b.mean(dim=0)
+    a, b = a - mu_a, b - mu_b
+    nuclear = torch.linalg.svdvals(a @ b.T).sum() / float(np.sqrt((n1 - 1) * (n2 - 1)))
+    diff = mu_a - mu_b
+    return float(diff @ diff + (a * a).sum() / (n1 - 1) + (b * b).sum() / (n2 - 1)
+                 - 2 * nuclear)
 
 
 def kid(fake: np.ndarray, real: np.ndarray, subsets: int, subset_size: int, seed: int
@@ -223,10 +246,8 @@ class FID(_AgainstReal):
 
     def compute_on(self, positions: np.ndarray) -> dict[str, float]:
         positions = np.asarray(positions, dtype=np.intp)
-        mu1, s1 = moments(self._stacked()[positions])
         real = self._real(positions) if self.real.reference == "targets" else self._real()
-        mu2, s2 = moments(real)
-        return {self.name: frechet_distance(mu1, s1, mu2, s2)}
+        return {self.name: frechet_distance_of_features(self._stacked()[positions], real)}
 
 
 class KID(_AgainstReal):

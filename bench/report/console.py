@@ -7,6 +7,9 @@
     warp             0.6123 [0.6101, 0.6145]     unavailable†   2000    0
     † fid: unavailable: inception-fid weights (...) not found: looked in ...
     [lo, hi]: 95% percentile bootstrap interval over pairs
+
+Efficiency records (``bench.efficiency``) get a table of their own below it
+(:func:`efficiency_table`): one column per quantity and device, never mixing devices.
 """
 
 from __future__ import annotations
@@ -14,7 +17,14 @@ from __future__ import annotations
 import math
 
 from bench.models.base import UNTRAINED
-from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_PAIR_ERROR, KIND_UNAVAILABLE, Record
+from bench.records import (
+    KIND_EFFICIENCY,
+    KIND_METRIC,
+    KIND_MODEL_ERROR,
+    KIND_PAIR_ERROR,
+    KIND_UNAVAILABLE,
+    Record,
+)
 
 UNAVAILABLE_MARK = "†"
 
@@ -75,6 +85,16 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
 
 
 def summary_table(records: list[Record]) -> str:
+    quality = [r for r in records if r.kind != KIND_EFFICIENCY]
+    text = _quality_table(quality) if quality else ""
+    efficiency = efficiency_table(records, failures=False)  # failures: listed above
+    if efficiency and any(r.kind == KIND_EFFICIENCY and r.value is not None for r in records):
+        efficiency = "efficiency (bench.efficiency; `python -m bench profile` for more):\n" \
+            + efficiency
+    return "\n\n".join(t for t in (text, efficiency) if t)
+
+
+def _quality_table(records: list[Record]) -> str:
     header, rows = summary_rows(records)
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
@@ -105,4 +125,203 @@ def summary_table(records: list[Record]) -> str:
             f"protocol {protocol}; dataset {first.dataset} ({first.split}); "
             f"pairs sha256 {first.pairs_sha256[:12]}; bounds are not methods"
         )
+    return "\n".join(lines)
+
+
+# -- efficiency ------------------------------------------------------------------------------
+
+
+def _device_part(key: str) -> tuple[str, str]:
+    base, _, device = key.partition("@")
+    return base, device
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:,.0f}"
+
+
+def _speed_cell(rec: Record | None, text) -> str:
+    if rec is None:
+        return "n/a"
+    status = rec.extra.get("status", "ok")
+    if status == "unavailable":
+        return "unavailable"
+    if status == "not_applicable" or rec.value is None:
+        return "n/a"
+    return text(rec)
+
+
+def efficiency_table(records: list[Record], failures: bool = True) -> str:
+    """Parameters, MACs, and per device latency, throughput and peak memory, from the records
+    of kind ``efficiency`` (and, with ``failures``, the efficiency ``model_error`` records)."""
+    eff = [r for r in records if r.kind == KIND_EFFICIENCY]
+    if not eff:
+        return ""
+    by_model: dict[str, dict[str, Record]] = {}
+    for r in eff:
+        by_model.setdefault(r.model, {})[r.key] = r
+    not_applicable = [m for m, recs in by_model.items()
+                      if all(r.extra.get("status") == "not_applicable" for r in recs.values())]
+    measured = {m: recs for m, recs in by_model.items() if m not in not_applicable}
+    lines = []
+    if measured:
+        devices = list(dict.fromkeys(_device_part(r.key)[1] for r in eff if "@" in r.key))
+        header = ["model", "params (M)", "GMAC", "uncounted"]
+        for d in devices:
+            header += [f"latency {d} (ms) [p90, min]", f"images/s {d}", f"peak MiB {d}"]
+        rows = []
+        for model, recs in measured.items():
+            params, macs, unc = recs.get("params"), recs.get("macs"), recs.get("uncounted_ops")
+            row = [model,
+                   _speed_cell(params, lambda r: f"{r.value / 1e6:.2f}"),
+                   _speed_cell(macs, lambda r: f"{r.value / 1e9:.2f}"),
+                   _speed_cell(unc, lambda r: f"{r.value:.0f}")]
+            for d in devices:
+                lat = recs.get(f"latency_ms@{d}")
+                p90, low = recs.get(f"latency_p90_ms@{d}"), recs.get(f"latency_min_ms@{d}")
+                row.append(_speed_cell(lat, lambda r, p90=p90, low=low: f"{r.value:.1f}" + (
+                    f" [{p90.value:.1f}, {low.value:.1f}]" if p90 and low and p90.value is not None
+                    and low.value is not None else "")))
+                thr = recs.get(f"throughput@{d}")
+                row.append(_speed_cell(thr, lambda r: f"{r.value:.1f} (b{r.extra.get('batch')})"))
+                mems = [r for k, r in recs.items() if k.startswith("peak_memory")
+                        and _device_part(k)[1] == d]
+                cells = [_speed_cell(r, lambda r: f"b{r.extra.get('batch')} {_mib(r.value)}")
+                         for r in mems]
+                row.append(" / ".join(dict.fromkeys(cells)) if cells else "n/a")
+            rows.append(row)
+        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                  for row in [header, *rows]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        lines += _sweep_lines(measured, devices)
+        lines += _efficiency_notes(measured)
+    unavailable = {r.error for r in eff if r.extra.get("status") == "unavailable" and r.error}
+    for reason in sorted(unavailable):
+        lines.append(f"unavailable columns: {reason.removeprefix('unavailable: ')}")
+    if not_applicable:
+        lines.append(f"efficiency not applicable to {', '.join(not_applicable)} "
+                     "(training-free: no network to count or time)")
+    failed = [r for r in records if failures and r.kind == KIND_MODEL_ERROR
+              and (r.error or "").startswith("efficiency")]
+    for r in failed:
+        lines.append(f"! {r.model}: {r.error}")
+    return "\n".join(lines)
+
+
+def _sweep_lines(measured: dict[str, dict[str, Record]], devices: list[str]) -> list[str]:
+    lines = []
+    for d in devices:
+        batches = sorted({int(k.split("_b")[1].split("@")[0]) for recs in measured.values()
+                          for k in recs if k.startswith("latency_ms_b") and k.endswith(f"@{d}")})
+        if not batches:
+            continue
+        cells = [recs.get(f"latency_ms_b{b}@{d}") for recs in measured.values() for b in batches]
+        if all(c is not None and c.extra.get("status") == "unavailable" for c in cells):
+            lines.append(f"latency vs batch on {d}: unavailable")
+            continue
+        lines.append(f"latency vs batch on {d} (ms per call, median):")
+        header = ["  model"] + [f"b{b}" for b in batches]
+        rows = [header]
+        for model, recs in measured.items():
+            rows.append([f"  {model}"] + [
+                _speed_cell(recs.get(f"latency_ms_b{b}@{d}"), lambda r: f"{r.value:.1f}")
+                for b in batches])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                  for r in rows]
+    return lines
+
+
+def _efficiency_notes(measured: dict[str, dict[str, Record]]) -> list[str]:
+    notes = ["GMAC: fvcore multiply-accumulates per image (batch 1); FLOPs = 2 x MACs. "
+             "uncounted: operator calls no handle counted"]
+    checks = []
+    for model, recs in measured.items():
+        check = recs.get("flop_counter_macs")
+        if check is None or check.value is None:
+            continue
+        if check.extra.get("agree"):
+            checks.append(f"{model} agrees")
+        else:
+            where = ", ".join(k for k in check.extra.get("differences", {}) if k != "(total)")
+            checks.append(f"{model} {100 * check.extra.get('relative_difference', 0):+.1f}%"
+                          + (f" in {where}" if where else ""))
+    if checks:
+        notes.append("cross-check torch.utils.flop_counter (convolutions, matrix products): "
+                     + "; ".join(checks))
+        if any("%" in c for c in checks):
+            notes.append("  (fvcore counts the traced graph, which drops work whose result is "
+                         "unused; torch counts every operator that runs)")
+    for model, recs in measured.items():
+        pub = (recs.get("params").extra.get("published") if recs.get("params") else None)
+        if pub:
+            notes.append(f"published {model}: {pub['params'] / 1e6:.2f} M, {pub['fps']} fps: "
+                         f"{pub['counts']}")
+    timing = next((r for recs in measured.values() for k, r in recs.items()
+                   if k.startswith("latency_ms@") and r.value is not None), None)
+    if timing is not None:
+        x = timing.extra
+        iterations = sorted({r.extra.get("iterations") for recs in measured.values()
+                             for k, r in recs.items() if k.startswith(("latency_ms", "throughput"))
+                             and r.value is not None} - {None})
+        span = (f"{iterations[0]}-{iterations[-1]}" if len(iterations) > 1
+                else str(iterations[0]) if iterations else "?")
+        notes.append(
+            f"timing: {x.get('device_name')}, {x.get('threads')} threads, {x.get('dtype')}"
+            + (", channels_last" if x.get("channels_last") else "")
+            + (f", cudnn.benchmark {x.get('cudnn_benchmark')}" if "cudnn_benchmark" in x else "")
+            + f"; {x.get('warmup')} warm-up and {span} timed calls; {x.get('isolation')}"
+            + (f"; load average {x['load_average']:.2f} on {x.get('cpu_count')} CPUs"
+               if x.get("load_average") is not None else ""))
+        others = [r.extra.get("other_processes_cores") for recs in measured.values()
+                  for k, r in recs.items() if r.value is not None and "@cpu" in k
+                  and r.extra.get("other_processes_cores") is not None]
+        if others and max(others) > 0.25:
+            notes.append(
+                f"warning: other processes kept up to {max(others):.1f} of "
+                f"{x.get('cpu_count')} CPU cores busy while the CPU was timed: CPU figures may be "
+                "inflated (extra.other_processes_cores per record); rerun on a quiet machine")
+    return notes
+
+
+def efficiency_breakdown(records: list[Record]) -> str:
+    """Parameters and MACs per top-level submodule of each model (from the records' extra)."""
+    lines = []
+    by_model: dict[str, dict[str, Record]] = {}
+    for r in records:
+        if r.kind == KIND_EFFICIENCY and r.value is not None:
+            by_model.setdefault(r.model, {})[r.key] = r
+    for model, recs in by_model.items():
+        params = recs.get("params")
+        if params is None:
+            continue
+        p_mod = params.extra.get("by_module", {})
+        macs = recs.get("macs")
+        m_mod = macs.extra.get("by_module", {}) if macs else {}
+        e_mod = (recs["elementwise_ops"].extra.get("by_module", {})
+                 if "elementwise_ops" in recs else {})
+        names = list(dict.fromkeys([*p_mod, *m_mod]))
+        rows = [["  module", "params (M)", "trainable (M)", "GMAC", "elementwise (M ops)"]]
+        for name in names:
+            p = p_mod.get(name, {})
+            rows.append([f"  {name}",
+                         f"{p['total'] / 1e6:.3f}" if p else "-",
+                         f"{p['trainable'] / 1e6:.3f}" if p else "-",
+                         f"{m_mod[name] / 1e9:.3f}" if name in m_mod else "-",
+                         f"{e_mod[name] / 1e6:.2f}" if name in e_mod else "-"])
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines.append(f"{model} ({params.extra.get('module_class', '?')}):")
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+                  for r in rows]
+        if macs is not None:
+            ops = ", ".join(f"{k} {v / 1e9:.3f} G" for k, v in macs.extra.get("by_operator", {}).items())
+            lines.append(f"  MACs by operator: {ops}")
+        unc = recs.get("uncounted_ops")
+        if unc is not None:
+            free = unc.extra.get("free_operators", {})
+            lines.append("  uncounted operators: " + (", ".join(
+                f"{k} x{v}" for k, v in unc.extra.get("operators", {}).items()) or "none"))
+            lines.append("  free by definition (data movement): "
+                         + (", ".join(f"{k} x{v}" for k, v in free.items()) or "none"))
     return "\n".join(lines)

@@ -9,6 +9,7 @@ import scipy.linalg
 from bench.metrics.fidelity import (
     fid_torch_fidelity,
     frechet_distance,
+    frechet_distance_of_features,
     inception_score,
     kid,
     moments,
@@ -44,6 +45,17 @@ def test_frechet_distance_rank_deficient_sets_and_identity():
     mu2, s2 = moments(y)
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(_scipy_fid(x, y), rel=1e-5)
     assert abs(frechet_distance(mu1, s1, mu1, s1)) < 1e-6 * np.trace(s1)
+
+
+@pytest.mark.parametrize("n1,n2,d", [(10, 12, 40), (6, 300, 40), (300, 250, 24)])
+def test_frechet_distance_of_features_in_either_space_matches_scipy(n1, n2, d):
+    """Few rows: the n1 x n2 nuclear norm (what bootstrap resamples of small sets use); many:
+    the d x d moments. Repeated rows (a bootstrap resample) included."""
+    x, y = _features(6, n=n1, d=d), _features(7, n=n2, d=d, shift=0.1, scale=1.3)
+    x = x[np.random.default_rng(0).integers(0, n1, n1)]
+    expected = _scipy_fid(x, y)
+    assert frechet_distance_of_features(x, y) == pytest.approx(expected, rel=1e-6, abs=1e-8)
+    assert abs(frechet_distance_of_features(x, x.copy())) < 1e-8 * np.trace(moments(x)[1])
 
 
 def _patn_is(logits, splits):
