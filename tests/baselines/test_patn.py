@@ -176,7 +176,7 @@ def test_adapter_weights_labels_and_untrained_policy(tmp_path, synthetic_parent)
     fashion = GENERATORS.get("patn")(ModelSpec(name="patn", size=(256, 176), dataset="deepfashion",
                                                untrained=True))
     assert fashion.module.config.norm == "instance" and fashion.weights.label == UNTRAINED
-    result = run(RunConfig(models=("patn",), data_root=synthetic_parent, limit=4,
+    result = run(RunConfig(models=("patn",), data_root=synthetic_parent, limit=4, efficiency=False,
                            metrics=("ssim",), out=tmp_path / "run", batch_size=4),
                  progress=False, echo=lambda s: None)
     assert all(r.checkpoint == UNTRAINED for r in result.records)

@@ -149,7 +149,7 @@ def test_missing_file_directory_version_and_edited_weights(tmp_path):
 
 def test_untrained_run_on_synthetic_is_labelled_everywhere(synthetic_parent, tmp_path):
     """The full official Market configuration (76.85 M parameters) through bench.api.run."""
-    result = run(RunConfig(models=("pg2",), data_root=synthetic_parent, limit=4,
+    result = run(RunConfig(models=("pg2",), data_root=synthetic_parent, limit=4, efficiency=False,
                            metrics=("ssim",), out=tmp_path / "run", batch_size=4,
                            checkpoints=(("pg2", UNTRAINED),)),
                  progress=False, echo=lambda s: None)
@@ -161,7 +161,7 @@ def test_untrained_run_on_synthetic_is_labelled_everywhere(synthetic_parent, tmp
 def test_cli_runs_converted_weights(synthetic_parent, tmp_path):
     _, path = _saved(tmp_path)
     out = tmp_path / "run"
-    code = bench_main(["run", "--models", "pg2", "--data-root", str(synthetic_parent),
+    code = bench_main(["run", "--models", "pg2", "--no-efficiency", "--data-root", str(synthetic_parent),
                        "--metrics", "ssim", "--limit", "4", "--checkpoint", f"pg2={path}",
                        "--out", str(out), "--quiet"])
     assert code == 0

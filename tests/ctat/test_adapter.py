@@ -55,7 +55,7 @@ def test_real_datasets_refuse_untrained_weights_unless_asked():
 
 
 def test_untrained_run_on_synthetic_is_labelled_everywhere(synthetic_parent, tmp_path):
-    result = run(RunConfig(models=("source", "ctat"), data_root=synthetic_parent, limit=8,
+    result = run(RunConfig(models=("source", "ctat"), data_root=synthetic_parent, limit=8, efficiency=False,
                            metrics=("ssim", "l1"), out=tmp_path / "run", batch_size=4),
                  progress=False, echo=lambda s: None)
     ctat = [r for r in read_records(result.run_dir / "records.jsonl") if r.model == "ctat"]
@@ -69,14 +69,16 @@ def test_untrained_run_on_synthetic_is_labelled_everywhere(synthetic_parent, tmp
 def test_cli_checkpoint_on_a_real_layout(market_folder, tmp_path, capsys):
     path = save_checkpoint(tmp_path / "c.pt", CTATGenerator(SMALL, (128, 64), seed=1), "market", 5)
     out = tmp_path / "run"
-    code = main(["run", "--models", "ctat", "--dataset", "market", "--data-root", str(market_folder),
+    code = main(["run", "--models", "ctat", "--no-efficiency", "--dataset", "market",
+                 "--data-root", str(market_folder),
                  "--metrics", "ssim", "--limit", "4", "--checkpoint", f"ctat={path}",
                  "--out", str(out), "--quiet"])
     assert code == 0
     records = [r for r in read_records(out / "records.jsonl") if r.kind == KIND_METRIC]
     assert records and all(r.checkpoint == str(path) and r.checkpoint_sha256 == file_sha256(path)
                            for r in records)
-    code = main(["run", "--models", "ctat", "--dataset", "market", "--data-root", str(market_folder),
+    code = main(["run", "--models", "ctat", "--no-efficiency", "--dataset", "market",
+                 "--data-root", str(market_folder),
                  "--metrics", "ssim", "--limit", "4", "--out", str(tmp_path / "refused"), "--quiet"])
     assert code == 2
     assert "--checkpoint ctat=untrained" in capsys.readouterr().err

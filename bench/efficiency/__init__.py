@@ -1,0 +1,45 @@
+"""Efficiency of the generators: parameters, MACs/FLOPs, latency, throughput, peak memory.
+
+    python -m bench profile --models ctat,pg2,patn --resolution 128x64 [--device cuda] [--json]
+
+The same from Python, on any module that has ``example_inputs(batch, device)`` (every learned
+model of the project does; no dataset and no weights are needed)::
+
+    from bench.efficiency import EfficiencySettings, count_parameters, measure_module
+    from bench.efficiency.ops import count_ops, cross_check
+    from ctat.network import CTATGenerator
+
+    net = CTATGenerator(size=(128, 64)).eval()
+    count_parameters(net).total                       # 17,613,830
+    ops = count_ops(net, net.example_inputs(1))       # fvcore, with the project's handles
+    ops.macs, ops.flops, ops.uncounted                # 9.61e9, 2 x that, {}
+    cross_check(net, net.example_inputs(1), ops)      # torch.utils.flop_counter beside it
+
+    settings = EfficiencySettings(devices=("cpu", "cuda"), isolation="none")
+    for m in measure_module(net, settings, name="ctat"):
+        print(m.key, m.value, m.unit, m.status)       # latency_ms@cpu ... ; @cuda: unavailable
+
+Modules: :mod:`.params` (counts per top-level submodule), :mod:`.ops` (fvcore MACs, handles,
+uncounted operators, the cross-check, per-module breakdown), :mod:`.timing` (the latency harness:
+warm-up, synchronised timed calls, injectable clock), :mod:`.memory` (CUDA max allocated, CPU
+peak resident growth), :mod:`.probe` (per-model measurements and records; each model timed in a
+fresh process, :mod:`.worker`). ``bench run`` adds the same records for its models
+(``--no-efficiency`` skips them); see docs/DESIGN.md "Efficiency".
+"""
+
+from bench.efficiency.memory import MemoryPeak, peak_memory
+from bench.efficiency.params import ParameterCount, count_parameters
+from bench.efficiency.probe import (
+    EfficiencySettings,
+    Measurement,
+    measure_generator,
+    measure_module,
+    profile_models,
+)
+from bench.efficiency.timing import Timing, time_callable
+
+__all__ = [
+    "EfficiencySettings", "Measurement", "MemoryPeak", "ParameterCount", "Timing",
+    "count_parameters", "measure_generator", "measure_module", "peak_memory", "profile_models",
+    "time_callable",
+]
