@@ -36,9 +36,9 @@ EPILOG = """examples:
   python -m bench weights                               pretrained files: where looked, present?
   python -m bench weights add FILE                      install a weights file you downloaded
   python -m bench compare results/<run> --models warp,source   paired test per metric
+                                                        (IS/FID/KID: joint bootstrap)
   python -m bench report results/<run> --out reports/paper      tables, plots, grid, HTML
   python -m bench compare results/reference-synthetic results/<run>   regression report
-                                                        (IS/FID/KID: joint bootstrap)
   python -m bench profile --models ctat,pg2,patn --resolution 128x64 [--device cuda] [--json]
                                                         parameters, MACs, latency, memory
 """
