@@ -196,9 +196,11 @@ class Stage(nn.Module):
     target stream fuses it with the source stream, then the source stream fuses the new
     target stream (2s-ATN's order of the two fusions). Without AT the target features go to
     the MSC module directly; without MSC the transferred appearance goes to the fusion.
+    The last stage has no source fusion (``update_source=False``): only its target stream is
+    decoded, so a source update there would be computed and never used.
     """
 
-    def __init__(self, channels: int, config) -> None:
+    def __init__(self, channels: int, config, update_source: bool = True) -> None:
         super().__init__()
         self.transfer = (
             AppearanceTransfer(channels, config.norm, config.key_ratio, config.value_ratio,
@@ -210,7 +212,10 @@ class Stage(nn.Module):
             if config.context else None
         )
         self.fuse_target = Fusion(channels, config.fusion_target, config.norm, config.dropout)
-        self.fuse_source = Fusion(channels, config.fusion_source, config.norm, config.dropout)
+        self.fuse_source = (
+            Fusion(channels, config.fusion_source, config.norm, config.dropout)
+            if update_source else None
+        )
 
     def forward(self, source: torch.Tensor, target: torch.Tensor):
         appearance = self.transfer(source, target) if self.transfer is not None else target
@@ -218,5 +223,6 @@ class Stage(nn.Module):
             appearance = self.context(appearance)
         # fuse_target(x, y) = x + f(x (+) y): the appearance carries the target residual
         target = self.fuse_target(appearance, source)
-        source = self.fuse_source(source, target)
+        if self.fuse_source is not None:
+            source = self.fuse_source(source, target)
         return source, target

@@ -50,7 +50,8 @@ class CTATGenerator(HeatmapPoseGenerator, nn.Module):
                 torch.manual_seed(seed)
             self.source_encoder = Encoder(3 + p, config.ngf, config.n_downsampling, config.norm)
             self.target_encoder = Encoder(p, config.ngf, config.n_downsampling, config.norm)
-            self.stages = nn.ModuleList(Stage(c, config) for _ in range(config.stages))
+            self.stages = nn.ModuleList(Stage(c, config, update_source=i < config.stages - 1)
+                                        for i in range(config.stages))
             self.decoder = Decoder(c, config.n_downsampling, config.norm)
             if seed is not None:
                 init_weights(self)

@@ -10,7 +10,7 @@ model of the project does; no dataset and no weights are needed)::
     from ctat.network import CTATGenerator
 
     net = CTATGenerator(size=(128, 64)).eval()
-    count_parameters(net).total                       # 17,613,830
+    count_parameters(net).total                       # 15,843,846
     ops = count_ops(net, net.example_inputs(1))       # fvcore, with the project's handles
     ops.macs, ops.flops, ops.uncounted                # 9.61e9, 2 x that, {}
     cross_check(net, net.example_inputs(1), ops)      # torch.utils.flop_counter beside it

@@ -30,7 +30,7 @@ def test_run_writes_efficiency_records(synthetic_parent, tmp_path, monkeypatch):
     eff = {(r.model, r.key): r for r in records if r.kind == KIND_EFFICIENCY}
     assert eff[("source", "params")].extra["status"] == "not_applicable"
     ctat = eff[("ctat", "params")]
-    assert ctat.value == 17_613_830 and ctat.checkpoint == "untrained"
+    assert ctat.value == 15_843_846 and ctat.checkpoint == "untrained"
     assert ctat.protocol == "patn" and ctat.pairs_sha256 == records[0].pairs_sha256
     assert {"macs", "latency_ms@cpu", "throughput@cpu", "peak_memory@cpu"} <= {
         k for m, k in eff if m == "ctat"}
