@@ -30,7 +30,7 @@ import torch
 
 from bench.errors import MetricUnavailableError, WeightsUnavailableError
 from bench.metrics.masks import pose_masks
-from bench.metrics.settings import MetricSettings, settings_of
+from bench.metrics.settings import MetricSettings, settings_of, shared_once
 from bench.types import PairBatch
 from bench.weights import resolve, sha256_file
 
@@ -105,16 +105,8 @@ class InceptionFeatures:
 
 def shared_inception(shared: dict) -> InceptionFeatures:
     """The run's Inception, built on first use; a failure is remembered and re-raised."""
-    entry = shared.get(_SHARED_NET)
-    if entry is None:
-        try:
-            entry = InceptionFeatures(settings_of(shared))
-        except WeightsUnavailableError as exc:
-            entry = exc
-        shared[_SHARED_NET] = entry
-    if isinstance(entry, Exception):
-        raise entry
-    return entry
+    return shared_once(shared, _SHARED_NET, lambda: InceptionFeatures(settings_of(shared)),
+                       (WeightsUnavailableError,))
 
 
 # -- the real set -------------------------------------------------------------------------
@@ -283,21 +275,14 @@ def shared_real_set(shared: dict, model: str | None = None) -> RealTargets | Rea
     one per model where the protocol takes the ground truth from each model's results."""
     settings = settings_of(shared)
     key = f"{_SHARED_REAL}/{model}" if settings.real_per_model else _SHARED_REAL
-    entry = shared.get(key)
-    if entry is None:
+
+    def build() -> RealTargets | RealFolder:
         net = shared_inception(shared)
-        try:
-            if settings.fid_reference == "train":
-                entry = RealFolder(settings, net)
-            elif settings.fid_reference == "targets":
-                entry = RealTargets(settings, net)
-            else:
-                raise MetricUnavailableError(
-                    f"unknown FID reference set {settings.fid_reference!r} "
-                    "(expected 'targets' or 'train')")
-        except MetricUnavailableError as exc:
-            entry = exc
-        shared[key] = entry
-    if isinstance(entry, Exception):
-        raise entry
-    return entry
+        if settings.fid_reference == "train":
+            return RealFolder(settings, net)
+        if settings.fid_reference == "targets":
+            return RealTargets(settings, net)
+        raise MetricUnavailableError(f"unknown FID reference set {settings.fid_reference!r} "
+                                     "(expected 'targets' or 'train')")
+
+    return shared_once(shared, key, build, (MetricUnavailableError,))

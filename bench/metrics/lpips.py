@@ -27,7 +27,7 @@ import torch
 
 from bench.errors import WeightsUnavailableError
 from bench.metrics.base import PerPairMean
-from bench.metrics.settings import MetricSettings, settings_of
+from bench.metrics.settings import MetricSettings, settings_of, shared_once
 from bench.types import PairBatch
 from bench.weights import resolve
 
@@ -73,16 +73,8 @@ def build_lpips(settings: MetricSettings) -> torch.nn.Module:
 
 def shared_lpips(shared: dict) -> torch.nn.Module:
     """The run's LPIPS network, built on first use; a failure is remembered, not retried."""
-    entry = shared.get(_SHARED_NET)
-    if entry is None:
-        try:
-            entry = build_lpips(settings_of(shared))
-        except WeightsUnavailableError as exc:
-            entry = exc
-        shared[_SHARED_NET] = entry
-    if isinstance(entry, Exception):
-        raise entry
-    return entry
+    return shared_once(shared, _SHARED_NET, lambda: build_lpips(settings_of(shared)),
+                       (WeightsUnavailableError,))
 
 
 def to_lpips_range(images: np.ndarray, device: str) -> torch.Tensor:

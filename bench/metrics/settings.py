@@ -77,3 +77,18 @@ def settings_of(shared: dict) -> MetricSettings:
 def with_settings(shared: dict, settings: MetricSettings) -> dict:
     shared[SETTINGS_KEY] = settings
     return shared
+
+
+def shared_once(shared: dict, key: str, build, errors: tuple = ()):
+    """``shared[key]``, built by ``build()`` on first use; an exception of ``errors`` raised by
+    the build is remembered and re-raised on every later use, never retried."""
+    entry = shared.get(key)
+    if entry is None:
+        try:
+            entry = build()
+        except errors as exc:
+            entry = exc
+        shared[key] = entry
+    if isinstance(entry, Exception):
+        raise entry
+    return entry
