@@ -12,12 +12,16 @@ the subcommand's ``--help`` lists every option shown under its exact name (argpa
 an abbreviation, so a renamed option could hide behind its old prefix) and that ``parse_args``
 accepts the whole command (code blocks only: prose spans may show a fragment). Placeholders
 need no substitution: ``<run>`` loses its brackets, ``...`` (elided arguments) and the brackets
-of ``[--optional VALUE]`` are dropped.
+of ``[--optional VALUE]`` are dropped. The usage examples of the modules' docstrings and
+``--help`` epilogs (indented lines of multi-line strings in bench/, ctat/, baselines/) are
+checked the same way. Backticked ``--options`` of the prose must each be an option of one of
+our CLIs.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import io
 import re
@@ -30,6 +34,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_GLOBS = ("README.md", "docs/**/*.md", "*/README.md", "*/*/README.md")
+CODE_PACKAGES = ("bench", "ctat", "baselines")
 README_MAX_BYTES = 8 * 1024
 
 
@@ -121,8 +126,10 @@ def logical_lines(start: int, lines: list[str]):
         if not pending:
             first = start + offset
         stripped = line.rstrip()
+        if pending:
+            line = line.lstrip()
         if stripped.endswith("\\"):
-            pending += stripped[:-1] + " "
+            pending += (stripped[:-1].strip() if pending else stripped[:-1]) + " "
             continue
         yield first, pending + line
         pending = ""
@@ -172,13 +179,11 @@ def as_doc_command(tokens: list[str], where: str, text: str, inline: bool):
     for token in rest:
         if _redirection(token):
             break
-        if token == "...":  # elided arguments
-            continue
         if token.startswith("["):  # [--optional VALUE]
             token = token[1:]
         if token.endswith("]") and "[" not in token:
             token = token[:-1]
-        if token:
+        if token and token != "...":  # ... elides arguments
             argv.append(token)
     return DocCommand(where=where, text=text.strip(), cli=cli, argv=tuple(argv), inline=inline)
 
@@ -203,6 +208,36 @@ def extract_commands(text: str, name: str) -> list[DocCommand]:
                 if command is not None:
                     found.append(command)
     return found
+
+
+def help_strings(source: str):
+    """(line number, text) of a Python module's docstring and its module-level multi-line string
+    constants (such as an argparse epilog): the usage examples of ``help()`` and ``--help``."""
+    for node in ast.parse(source).body:
+        value = node.value if isinstance(node, (ast.Expr, ast.Assign)) else None
+        if isinstance(value, ast.Constant) and isinstance(value.value, str) \
+                and "\n" in value.value:
+            yield value.lineno, value.value
+
+
+def extract_help_commands(source: str, name: str) -> list[DocCommand]:
+    """Commands of our CLIs in a module's help strings; a description after three or more
+    spaces (an epilog's second column) is not part of the command."""
+    found = []
+    for start, text in help_strings(source):
+        for number, line in logical_lines(start, text.splitlines()):
+            if not (line[:1].isspace() and MENTION.match(line.strip())):  # examples: indented
+                continue
+            line = re.split(r"\s{3,}", line.strip(), maxsplit=1)[0]
+            for tokens in shell_commands(line):
+                command = as_doc_command(tokens, f"{name}:{number}", line, inline=False)
+                if command is not None:
+                    found.append(command)
+    return found
+
+
+def code_files(root: Path = REPO) -> list[Path]:
+    return sorted(p for package in CODE_PACKAGES for p in (root / package).rglob("*.py"))
 
 
 def doc_files(root: Path = REPO) -> list[Path]:
@@ -356,10 +391,18 @@ def broken_links(path: Path, root: Path = REPO) -> list[str]:
 # -- the checks ----------------------------------------------------------------------------------
 
 COMMANDS = all_commands()
+HELP_COMMANDS = [c for path in code_files()
+                 for c in extract_help_commands(path.read_text(encoding="utf-8"),
+                                                path.relative_to(REPO).as_posix())]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[c.where for c in COMMANDS])
 def test_documented_command_parses(command):
+    assert problems(command) == [], f"{command.where}: {command.text}"
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=[c.where for c in HELP_COMMANDS])
+def test_command_in_a_module_docstring_or_epilog_parses(command):
     assert problems(command) == [], f"{command.where}: {command.text}"
 
 
@@ -374,6 +417,8 @@ def test_the_docs_show_commands_of_every_cli():
         assert (("-m", "bench"), word) in subcommands, word
     assert len([c for c in COMMANDS if not c.inline]) >= 50
     assert any(c.inline for c in COMMANDS)
+    assert {c.cli for c in HELP_COMMANDS} == set(CLIS)
+    assert any(c.where.startswith("bench/cli.py") for c in HELP_COMMANDS)
 
 
 def test_readme_is_a_front_page():
@@ -444,6 +489,33 @@ def test_extractor_reads_shell_blocks_and_prose_spans():
         ("sample.md:9", ("list", "models"), False),
         ("sample.md:1", ("run", "--limit", "5"), True),
         ("sample.md:1", (), True),
+    ]
+    assert all(problems(c) == [] for c in commands)
+
+
+HELP_SAMPLE = '''"""Usage:
+
+    python -m bench run --limit 5                     # a comment
+    python -m bench report results/<run> [results/<run2> ...] --out reports/<name>
+"""
+
+EPILOG = """examples:
+  python -m bench compare results/a --models x,y   paired test per metric
+  python -m bench run --models folder:p=/r/p --protocol patn-strips \\\\
+      --dataset market   PATN's strips
+  not python -m bench run
+"""
+'''
+
+
+def test_help_strings_yield_their_commands_without_descriptions():
+    commands = extract_help_commands(HELP_SAMPLE, "m.py")
+    assert [(c.where, c.argv) for c in commands] == [
+        ("m.py:3", ("run", "--limit", "5")),
+        ("m.py:4", ("report", "results/run", "results/run2", "--out", "reports/name")),
+        ("m.py:8", ("compare", "results/a", "--models", "x,y")),
+        ("m.py:9", ("run", "--models", "folder:p=/r/p", "--protocol", "patn-strips",
+                    "--dataset", "market")),
     ]
     assert all(problems(c) == [] for c in commands)
 
