@@ -67,10 +67,9 @@ ENTRY_POINTS = {"ctat-bench": ("-m", "bench")}  # pyproject's [project.scripts]
 INTERPRETERS = ("python", "python3")
 SHELL_BLOCKS = {"", "bash", "sh", "shell", "console", "zsh", "text"}
 CONTROL = {"&&", "||", ";", "|", "&", "|&"}
-MENTION = re.compile(r"(?<![\w./-])(?:python3? -m (?:bench|ctat|baselines\.patn|baselines\.pg2)|"
-                     r"ctat-bench)(?![\w.-])")
-INLINE = re.compile(r"`((?:python3? -m (?:bench|ctat|baselines\.patn|baselines\.pg2)|ctat-bench)"
-                    r"(?:\s[^`]*)?)`")
+PREFIX = r"(?:python3? -m (?:bench|ctat|baselines\.patn|baselines\.pg2)|ctat-bench)"
+MENTION = re.compile(rf"(?<![\w./-]){PREFIX}(?![\w.-])")  # a line that may hold a command
+INLINE = re.compile(rf"`({PREFIX}(?:\s[^`]*)?)`")  # a command span of the prose
 
 
 @dataclass(frozen=True)
