@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,list,data,weights,compare,profile}")
+                                metavar="{run,list,data,weights,report,compare,profile}")
 
     run = sub.add_parser("run", help="generate and score images, write results/<run-id>/",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
