@@ -6,6 +6,7 @@ same pairs (same pair list, same order), so each per-pair metric gives two align
 
     from bench.compare import compare_run, format_comparisons
     results = compare_run(Path("results/run"), "warp", "source")      # {key: Comparison}
+    compare_run(Path("results/run"), "defgan", "pata")   # a results folder by its NAME, aliases
     print(format_comparisons("warp", "source", results))
 
 Pairs where either model has no value (an error, an undefined SSIM) are left out of that metric.
@@ -58,9 +59,35 @@ def read_pair_table(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return index, values
 
 
+def run_models(run_dir: Path) -> tuple[str, ...]:
+    """The models of a run as its records name them (results folders by their NAME): from
+    ``config.json``, else the records, else the per-pair tables."""
+    run_dir = Path(run_dir)
+    if (run_dir / "config.json").is_file():
+        models = read_run_config(run_dir).get("models")
+        if models:
+            return tuple(models)
+    if (run_dir / "records.jsonl").is_file():
+        return tuple(dict.fromkeys(r.model for r in read_records(run_dir / "records.jsonl")))
+    tables = sorted((run_dir / "per_pair").glob("*.csv"))
+    if not tables:
+        raise BenchError(f"{run_dir} holds no run (no config.json, records.jsonl or per_pair/)")
+    return tuple(t.stem for t in tables)
+
+
+def resolve_models(run_dir: Path, names) -> tuple[str, ...]:
+    """``names`` as the run's models (:func:`bench.selection.model_of_run`: a results folder by
+    its NAME, a registry model by any alias); UnknownNameError with did-you-mean otherwise."""
+    from bench.selection import model_of_run
+
+    models = run_models(run_dir)
+    return tuple(model_of_run(n, models, "compare --models") for n in names)
+
+
 def compare_run(run_dir: Path, model_a: str, model_b: str, *, keys=None, resamples: int = 10000,
                 alpha: float = 0.05, seed: int = 0, level: float = 0.95) -> dict[str, Comparison]:
     run_dir = Path(run_dir)
+    model_a, model_b = resolve_models(run_dir, (model_a, model_b))
     idx_a, val_a = read_pair_table(run_dir / "per_pair" / f"{model_a}.csv")
     idx_b, val_b = read_pair_table(run_dir / "per_pair" / f"{model_b}.csv")
     common = [k for k in val_a if k in val_b]
@@ -392,10 +419,7 @@ def prepare_set_level(
 
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    for model in (model_a, model_b):
-        if model not in config.get("models", []):
-            raise BenchError(f"{model!r} is not a model of run {run_dir} "
-                             f"({', '.join(config.get('models', []))})")
+    model_a, model_b = resolve_models(run_dir, (model_a, model_b))
     names = _set_level_keys_of(config.get("metrics") or [])
     keys = tuple(names) if keys is None else tuple(keys)
     job = SetLevelJob(run_dir=run_dir, models=(model_a, model_b), keys=keys,
