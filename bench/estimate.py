@@ -6,16 +6,21 @@ small warm batch of each learned model (no parameters, no timing: reference meth
 results folders) and, when generating every pair would take longer than ``THRESHOLD_S``,
 prints one line saying how long and how to sample::
 
-    from bench.estimate import long_run_notice, time_generator
-    seconds = {"ctat": 0.52, "pg2": 0.20}            # per pair, e.g. from time_generator(...)
+    from bench.estimate import estimate_generation, long_run_notice
+    seconds = {"ctat": 0.52, "pg2": 0.20}       # per pair, e.g. from estimate_generation(...)
     long_run_notice(seconds, n_pairs=8570, device="cpu", seed=0)
     # 'note: generating 8570 pairs with ctat (0.52 s/pair), pg2 (0.2 s/pair) on the cpu will
     #  take about 1.7 h (one warm batch timed; the metrics add to it); to sample:
-    #  --subset 400 --seed 0 (about 5 min), or --limit 400 for the first pairs'
+    #  --subset 410 --seed 0 (about 5 min), or --limit 410 for the first pairs'
 
-The probe costs two forward passes of ``PROBE_BATCH`` pairs per learned model (one warm-up,
-one timed), under the run's inputs' frame with its first pairs' keypoints, with the random
-state saved and restored and no gradient: it changes no generated image and no metric value.
+The probe is one forward pass of ``PROBE_BATCH`` pair per learned model, in the run's frame with
+its first pair's keypoints; only when that first pass (cold, usually the slowest) says generation may exceed
+the threshold is a second, warm pass timed for the estimate. The random state is saved and
+restored and no gradient is kept: it changes no generated image and no metric value. On this
+2-core CPU shared with other jobs (load average about 6), one pass of ctat, pg2 or patn took
+2-5 s at 128x64 and 6-24 s at 256x176 (pg2 the slowest), so the probe costs seconds to a
+minute before runs that take hours.
+
 Runs under ``MIN_PAIRS`` pairs, and runs on other devices, are not estimated. The metrics'
 own cost is not in the estimate (it depends on which networks are present); the progress
 lines give the time left of the whole run once it is going.
@@ -37,7 +42,7 @@ from bench.progress import format_duration
 THRESHOLD_S = 600.0  # say so when generation alone takes longer than this
 TARGET_S = 300.0  # the suggested sample's generation time
 MIN_PAIRS = 100  # smaller runs are not estimated
-PROBE_BATCH = 2
+PROBE_BATCH = 1
 
 
 def is_learned(gen) -> bool:
@@ -60,12 +65,11 @@ def probe_inputs(split, pairs, size: tuple[int, int], device: str, batch: int = 
     return src, kpts_to_tensor(src_kpts, device), kpts_to_tensor(tgt_kpts, device)
 
 
-def time_generator(gen, inputs, clock: Callable[[], float] = time.perf_counter) -> float:
-    """Seconds per pair of ``gen.generate`` on ``inputs``: one untimed warm-up call, then one
-    timed call; the random state is restored afterwards."""
+def time_call(gen, inputs, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds per pair of one ``gen.generate`` call on ``inputs``, with the random state
+    restored afterwards and no gradient."""
     src, src_kpts, tgt_kpts = inputs
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
-        gen.generate(src, src_kpts, tgt_kpts)
         start = clock()
         gen.generate(src, src_kpts, tgt_kpts)
         elapsed = clock() - start
@@ -101,9 +105,14 @@ def long_run_notice(seconds_per_pair: dict[str, float], n_pairs: int, device: st
 
 
 def estimate_generation(built, split, pairs, size: tuple[int, int], device: str,
+                        threshold_s: float = THRESHOLD_S,
                         clock: Callable[[], float] = time.perf_counter) -> dict[str, float]:
     """Seconds per pair of each learned generator of ``built`` ((name, generator) pairs) on
-    the CPU; empty for other devices and runs under ``MIN_PAIRS`` pairs."""
+    the CPU; empty for other devices and runs under ``MIN_PAIRS`` pairs.
+
+    A first call of each (the slowest: allocation, one-time set-up) decides: when even at
+    that speed generation fits ``threshold_s``, its times are the answer (no notice is due);
+    otherwise a second, warm call of each is the estimate."""
     if device != "cpu" or len(pairs) < MIN_PAIRS:
         return {}
     learned = [(name, gen) for name, gen in built if is_learned(gen)
@@ -111,4 +120,7 @@ def estimate_generation(built, split, pairs, size: tuple[int, int], device: str,
     if not learned:
         return {}
     inputs = probe_inputs(split, pairs, size, device)
-    return {name: time_generator(gen, inputs, clock) for name, gen in learned}
+    first = {name: time_call(gen, inputs, clock) for name, gen in learned}
+    if sum(first.values()) * len(pairs) <= threshold_s:
+        return first
+    return {name: time_call(gen, inputs, clock) for name, gen in learned}

@@ -84,16 +84,22 @@ def noisy_model():
     GENERATORS.unregister("noisy")
 
 
-def test_a_long_run_says_so_before_work_and_the_probe_changes_nothing(
-        noisy_model, market_folder, tmp_path, monkeypatch):
-    real = estimate.time_generator
+def _timed_by(monkeypatch, step: float) -> list:
+    """Every probe call of bench.estimate takes ``step`` seconds on a fake clock."""
+    real = estimate.time_call
     calls = []
 
-    def timed(gen, inputs, clock=None):  # 80 s per timed call of 2 pairs: 40 s/pair
-        calls.append(inputs[0].shape)
-        return real(gen, inputs, clock=FakeClock(80.0))
+    def timed(gen, inputs, clock=None):
+        calls.append(tuple(inputs[0].shape))
+        return real(gen, inputs, clock=FakeClock(step))
 
-    monkeypatch.setattr(estimate, "time_generator", timed)
+    monkeypatch.setattr(estimate, "time_call", timed)
+    return calls
+
+
+def test_a_long_run_says_so_before_work_and_the_probe_changes_nothing(
+        noisy_model, market_folder, tmp_path, monkeypatch):
+    calls = _timed_by(monkeypatch, 80.0)  # 80 s per pair
     monkeypatch.setattr(estimate, "MIN_PAIRS", 10)
     config = dict(models=("source", "noisy"), dataset="market", data_root=market_folder,
                   metrics=("ssim", "l1"), bootstrap=0, efficiency=False, seed=3)
@@ -101,10 +107,10 @@ def test_a_long_run_says_so_before_work_and_the_probe_changes_nothing(
     probed = run(RunConfig(**config, out=tmp_path / "a"), progress=False, echo=lines.append)
     notice = [line for line in lines if line.startswith("note: generating")]
     assert notice == [
-        "note: generating 40 pairs with noisy (40 s/pair) on the cpu will take about 27 min "
-        "(one warm batch timed; the metrics add to it); to sample: --subset 7 --seed 3 (about "
-        "5 min), or --limit 7 for the first pairs"]
-    assert calls == [(2, 3, 128, 64)]  # learned models only, one small batch
+        "note: generating 40 pairs with noisy (80 s/pair) on the cpu will take about 53 min "
+        "(one warm batch timed; the metrics add to it); to sample: --subset 3 --seed 3 (about "
+        "4 min), or --limit 3 for the first pairs"]
+    assert calls == [(1, 3, 128, 64)] * 2  # learned models only: a cold call, then a warm one
     assert lines.index(notice[0]) > next(i for i, li in enumerate(lines) if li.startswith("run "))
 
     monkeypatch.setattr(estimate, "MIN_PAIRS", 10**9)  # not estimated
@@ -112,12 +118,21 @@ def test_a_long_run_says_so_before_work_and_the_probe_changes_nothing(
     plain = run(RunConfig(**config, out=tmp_path / "b"), progress=False, echo=lines.append)
     assert not any(line.startswith("note: generating") for line in lines)
     assert probed.values == plain.values and len(probed.values) == 4
-    for name in ("noisy",):
-        a = sorted((tmp_path / "a" / "images" / name).glob("*.png"))
-        b = sorted((tmp_path / "b" / "images" / name).glob("*.png"))
-        assert [p.name for p in a] == [p.name for p in b] and len(a) == 40
-        assert all(np.array_equal(np.asarray(_read(x)), np.asarray(_read(y)))
-                   for x, y in zip(a, b, strict=True))
+    a = sorted((tmp_path / "a" / "images" / "noisy").glob("*.png"))
+    b = sorted((tmp_path / "b" / "images" / "noisy").glob("*.png"))
+    assert [p.name for p in a] == [p.name for p in b] and len(a) == 40
+    assert all(np.array_equal(np.asarray(_read(x)), np.asarray(_read(y)))
+               for x, y in zip(a, b, strict=True))
+
+
+def test_a_fast_first_call_is_the_only_one(noisy_model, market_folder, tmp_path, monkeypatch):
+    calls = _timed_by(monkeypatch, 0.5)  # 40 pairs x 0.5 s: well under 10 minutes
+    monkeypatch.setattr(estimate, "MIN_PAIRS", 10)
+    lines = []
+    run(RunConfig(models=("noisy",), dataset="market", data_root=market_folder, metrics=("l1",),
+                  bootstrap=0, efficiency=False, out=tmp_path / "r"),
+        progress=False, echo=lines.append)
+    assert len(calls) == 1 and not any(li.startswith("note: generating") for li in lines)
 
 
 def test_short_runs_and_other_devices_are_not_timed(noisy_model):
