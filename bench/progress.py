@@ -8,7 +8,7 @@ Off a terminal (a log file, CI) a line every ``every_s`` seconds and at the end,
 rate since the start and the time left at that rate::
 
       pairs: 1200/12000 (35/s, about 5 min left)
-      pairs: 12000/12000 (35/s, 5.7 min)
+      pairs: 12000/12000 (35/s, 6 min)
 
 ``clock`` is injectable (tests drive a fake one); :func:`format_duration` is the wording.
 """
