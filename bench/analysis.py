@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.errors import BenchError
-from bench.records import Record, read_records
+from bench.records import read_records
+from bench.selection import models_of_run
 
 if TYPE_CHECKING:  # pandas is imported when a frame is built: `import bench` stays light
     import pandas as pd
@@ -79,22 +80,6 @@ def records_frame(records) -> pd.DataFrame:
                          "ci_level": "float64", "n": "int64"})
 
 
-def _run_models(folder: Path, records: list[Record]) -> list[str]:
-    """The run's models in its order: config.json, then records, then any other table."""
-    import json
-
-    models: list[str] = []
-    config = folder / "config.json"
-    if config.is_file():
-        try:
-            models = list(json.loads(config.read_text(encoding="utf-8")).get("models") or [])
-        except (ValueError, AttributeError) as exc:
-            raise BenchError(f"{config}: not a run configuration ({exc})") from None
-    models += [r.model for r in records]
-    models += sorted(p.stem for p in (folder / "per_pair").glob("*.csv"))
-    return list(dict.fromkeys(models))
-
-
 def pairs_frame(folder: Path, run_id: str, models) -> pd.DataFrame:
     """One row per (model, pair, key) of ``per_pair/<model>.csv``, columns :data:`PAIR_COLUMNS`."""
     import pandas as pd
@@ -134,4 +119,4 @@ def load_run(path, per_pair: bool = False) -> pd.DataFrame:
     if not (folder / "per_pair").is_dir():
         raise BenchError(f"expected per-pair tables in {folder / 'per_pair'}; the folder holds "
                          "none (a profile-only run, or per_pair/ removed)")
-    return pairs_frame(folder, run_id, _run_models(folder, records))
+    return pairs_frame(folder, run_id, models_of_run(folder, records))

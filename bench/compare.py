@@ -50,28 +50,12 @@ def read_pair_values(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             {k: np.asarray(v, dtype=np.float64) for k, v in table.values.items()})
 
 
-def run_models(run_dir: Path) -> tuple[str, ...]:
-    """The models of a run as its records name them (results folders by their NAME): from
-    ``config.json``, else the records, else the per-pair tables."""
-    run_dir = Path(run_dir)
-    if (run_dir / "config.json").is_file():
-        models = read_run_config(run_dir).get("models")
-        if models:
-            return tuple(models)
-    if (run_dir / "records.jsonl").is_file():
-        return tuple(dict.fromkeys(r.model for r in read_records(run_dir / "records.jsonl")))
-    tables = sorted((run_dir / "per_pair").glob("*.csv"))
-    if not tables:
-        raise BenchError(f"{run_dir} holds no run (no config.json, records.jsonl or per_pair/)")
-    return tuple(t.stem for t in tables)
-
-
 def resolve_models(run_dir: Path, names) -> tuple[str, ...]:
     """``names`` as the run's models (:func:`bench.selection.model_of_run`: a results folder by
     its NAME, a registry model by any alias); UnknownNameError with did-you-mean otherwise."""
-    from bench.selection import model_of_run
+    from bench.selection import model_of_run, models_of_run
 
-    models = run_models(run_dir)
+    models = models_of_run(run_dir)
     return tuple(model_of_run(n, models, "compare --models") for n in names)
 
 

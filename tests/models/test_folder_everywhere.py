@@ -18,7 +18,7 @@ from bench.compare import compare_run, prepare_set_level
 from bench.config import RunConfig
 from bench.errors import BenchError, UnknownNameError
 from bench.records import read_records
-from bench.selection import model_of_run, select_models
+from bench.selection import model_of_run, models_of_run, select_models
 
 SAMPLES = "published-samples"
 SPLITS = "pose-transfer-splits"
@@ -239,8 +239,14 @@ def test_set_level_comparison_of_a_folder_model_with_stand_in_inception(
 
 
 # -- report selections: the library function ---------------------------------------------------------
-def test_model_selection_against_records(folder_run):
+def test_model_selection_against_records(folder_run, tmp_path):
     records = read_records(folder_run / "records.jsonl")
+    assert models_of_run(folder_run) == ("source", "saved")  # config.json's order
+    (folder_run / "config.json").unlink()
+    assert models_of_run(folder_run) == ("source", "saved")  # the records'
+    (tmp_path / "nothing").mkdir()
+    with pytest.raises(BenchError, match="holds no run: expected config.json"):
+        models_of_run(tmp_path / "nothing")
     assert select_models(records, None) == ("source", "saved")
     assert select_models(records, ["saved", "source", "saved"]) == ("saved", "source")
     with pytest.raises(UnknownNameError, match=r"'sved'.*did you mean 'saved'\?"):
