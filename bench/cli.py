@@ -158,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="neither read nor write cached real statistics")
     run.add_argument("--keypoints", type=_named_path, action="append", default=[],
                      metavar="MODEL=CSV",
-                     help="keypoints estimated on MODEL's images (annotation format, rows "
-                          "named {from}___{to}); PCKh uses them (repeatable)")
+                     help="keypoints estimated on MODEL's images (a results folder: its "
+                          "NAME), annotation format, rows named as the result files "
+                          "({from}___{to}_vis.jpg, Def-GAN's {from}_{to}.png, ...); PCKh uses "
+                          "them (repeatable)")
     run.add_argument("--pose-estimator", default=None,
                      help="PCKh estimator without --keypoints (default: markers on synthetic "
                           "sets, keypointrcnn otherwise)")
