@@ -11,6 +11,10 @@ everything that can fail on bad input fails here, before the first pair is gener
 pairs stream through every model and metric once; a pair that cannot be loaded, generated or
 scored becomes an error record while the rest of the run completes.
 
+Before the first pair of a CPU run, each learned generator is timed on one small warm batch
+(:mod:`bench.estimate`); when generating every pair would take more than 10 minutes, one line
+says how long and how to sample (``--subset N --seed S`` or ``--limit N``).
+
 Results folders (``folder:NAME=PATH`` in ``models``, :mod:`bench.models.folder`) run in the
 same loop: they declare ``sees_pairs``, are planned against the evaluated pairs before work
 (layout detected, files matched and hashed) and return the files' panels. Under a protocol
@@ -45,6 +49,7 @@ from bench.errors import (
     MetricUnavailableError,
     WeightsUnavailableError,
 )
+from bench.estimate import estimate_generation, long_run_notice
 from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
 from bench.metrics import METRICS
 from bench.metrics.base import UnavailableMetric
@@ -468,6 +473,10 @@ def run(
         f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
         f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"
     )
+    notice = long_run_notice(estimate_generation(built, split, pairs, files.size, config.device),
+                             len(pairs), config.device, config.seed)
+    if notice:
+        echo(notice)
     interrupted = False
     evaluated = 0
     start = time.perf_counter()

@@ -158,8 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="neither read nor write cached real statistics")
     run.add_argument("--keypoints", type=_named_path, action="append", default=[],
                      metavar="MODEL=CSV",
-                     help="keypoints estimated on MODEL's images (annotation format, rows "
-                          "named {from}___{to}); PCKh uses them (repeatable)")
+                     help="keypoints estimated on MODEL's images (a results folder: its "
+                          "NAME), annotation format, rows named as the result files "
+                          "({from}___{to}_vis.jpg, Def-GAN's {from}_{to}.png, ...); PCKh uses "
+                          "them (repeatable)")
     run.add_argument("--pose-estimator", default=None,
                      help="PCKh estimator without --keypoints (default: markers on synthetic "
                           "sets, keypointrcnn otherwise)")
@@ -212,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("runs", type=Path, nargs="+", metavar="RUN",
                          help="one run (with --models A,B), or BASELINE CANDIDATE")
     compare.add_argument("--models", type=_csv_list, default=None,
-                         help="A,B: the two models (one run); a filter (two runs)")
+                         help="A,B: the two models (one run; a results folder by its NAME); a "
+                              "filter (two runs)")
     compare.add_argument("--metrics", type=_csv_list, default=None,
                          help="metric keys (default: every per-pair one both models have, and "
                               "every set-level one the run computed)")
@@ -288,7 +291,7 @@ def _add_profile_parser(sub) -> None:
                     "(median, p90, min), throughput, peak memory; each model timed in a fresh "
                     "process. Learned models run seeded untrained weights unless --checkpoint "
                     "names a file.")
-    profile.add_argument("--models", type=_csv_list, default=("ctat", "patn", "pg2"),
+    profile.add_argument("--models", type=_model_list, default=("ctat", "patn", "pg2"),
                          help="comma-separated model names (default: ctat,patn,pg2)")
     profile.add_argument("--resolution", type=_resolution, default=None, metavar="HxW",
                          help="image size (default: the dataset's, else 128x64)")
@@ -522,6 +525,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         format_comparisons,
         format_set_level,
         prepare_set_level,
+        resolve_models,
         split_keys,
     )
 
@@ -536,7 +540,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     args.run_dir = args.runs[0]
     if len(args.models) != 2:
         raise BenchError(f"--models needs exactly two models A,B, got {','.join(args.models)}")
-    model_a, model_b = args.models
+    model_a, model_b = resolve_models(args.run_dir, args.models)
     per_pair, set_level = split_keys(args.run_dir, args.metrics)
     job = None
     if set_level and args.set_resamples != 0:  # checked (dataset, images) before any output

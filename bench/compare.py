@@ -6,6 +6,7 @@ same pairs (same pair list, same order), so each per-pair metric gives two align
 
     from bench.compare import compare_run, format_comparisons
     results = compare_run(Path("results/run"), "warp", "source")      # {key: Comparison}
+    compare_run(Path("results/run"), "defgan", "pata")   # a results folder by its NAME, aliases
     print(format_comparisons("warp", "source", results))
 
 Pairs where either model has no value (an error, an undefined SSIM) are left out of that metric.
@@ -30,7 +31,6 @@ set-level comparison unavailable with the reason, never a number from random wei
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,31 +38,33 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
+from bench.outputs import read_pair_table
 from bench.records import KIND_METRIC, Record, read_records
 from bench.stats import JOINT_BOOTSTRAP, Comparison, paired_comparison, paired_set_comparison
 
-FIXED_COLUMNS = ("index", "from", "to", "error")
 
-
-def read_pair_table(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def read_pair_values(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``per_pair/<model>.csv`` -> (pair indices, {key: values}); empty cells are NaN."""
-    if not path.is_file():
-        raise BenchError(f"no per-pair table at {path}")
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return np.empty(0, dtype=np.int64), {}
-    keys = [k for k in rows[0] if k not in FIXED_COLUMNS]
-    index = np.array([int(r["index"]) for r in rows], dtype=np.int64)
-    values = {k: np.array([float(r[k]) if r[k] != "" else np.nan for r in rows]) for k in keys}
-    return index, values
+    table = read_pair_table(path)
+    return (np.asarray(table.index, dtype=np.int64),
+            {k: np.asarray(v, dtype=np.float64) for k, v in table.values.items()})
+
+
+def resolve_models(run_dir: Path, names) -> tuple[str, ...]:
+    """``names`` as the run's models (:func:`bench.selection.model_of_run`: a results folder by
+    its NAME, a registry model by any alias); UnknownNameError with did-you-mean otherwise."""
+    from bench.selection import model_of_run, models_of_run
+
+    models = models_of_run(run_dir)
+    return tuple(model_of_run(n, models, "compare --models") for n in names)
 
 
 def compare_run(run_dir: Path, model_a: str, model_b: str, *, keys=None, resamples: int = 10000,
                 alpha: float = 0.05, seed: int = 0, level: float = 0.95) -> dict[str, Comparison]:
     run_dir = Path(run_dir)
-    idx_a, val_a = read_pair_table(run_dir / "per_pair" / f"{model_a}.csv")
-    idx_b, val_b = read_pair_table(run_dir / "per_pair" / f"{model_b}.csv")
+    model_a, model_b = resolve_models(run_dir, (model_a, model_b))
+    idx_a, val_a = read_pair_values(run_dir / "per_pair" / f"{model_a}.csv")
+    idx_b, val_b = read_pair_values(run_dir / "per_pair" / f"{model_b}.csv")
     common = [k for k in val_a if k in val_b]
     if keys is not None:
         missing = [k for k in keys if k not in common]
@@ -392,10 +394,7 @@ def prepare_set_level(
 
     run_dir = Path(run_dir)
     config = read_run_config(run_dir)
-    for model in (model_a, model_b):
-        if model not in config.get("models", []):
-            raise BenchError(f"{model!r} is not a model of run {run_dir} "
-                             f"({', '.join(config.get('models', []))})")
+    model_a, model_b = resolve_models(run_dir, (model_a, model_b))
     names = _set_level_keys_of(config.get("metrics") or [])
     keys = tuple(names) if keys is None else tuple(keys)
     job = SetLevelJob(run_dir=run_dir, models=(model_a, model_b), keys=keys,

@@ -2,6 +2,12 @@
 
     config = RunConfig(models=("oracle", "source", "pata"), dataset="synthetic", limit=64)
     config = config.resolved()       # canonical names (pata -> patn); UnknownNameError on typos
+
+Options keyed by model (``checkpoints``, ``keypoints``) name a model of the run: a results
+folder by its NAME, a registry model by any of its names (:func:`bench.selection.model_of_run`)::
+
+    RunConfig(models=("folder:defgan=/results/defgan",),
+              keypoints=(("defgan", "/results/defgan-openpose.csv"),)).resolved()
     config.to_json()                 # what results/<run>/config.json holds
 
 Results folders are models too: an entry ``folder:NAME=PATH[,panels=K,panel=I,target=J]`` in
@@ -95,8 +101,8 @@ class RunConfig:
         """Validate every name against its registry; canonical names, duplicates removed."""
         from bench.data import DATASETS
         from bench.metrics import METRICS
-        from bench.models import GENERATORS
         from bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+        from bench.selection import model_of_run
 
         if not self.models and not self.folders:
             raise BenchError("no models given: pass --models, e.g. --models oracle,source,warp")
@@ -104,20 +110,17 @@ class RunConfig:
         metrics = tuple(
             dict.fromkeys(METRICS.canonical(m) for m in (self.metrics or METRICS.names()))
         )
-        folder_names = {f.name for f in folders}
-        for model, _ in self.checkpoints:
-            if model in folder_names:
-                raise BenchError(
-                    f"--checkpoint given for {model!r}, a results folder: it has no weights"
-                )
-        checkpoints = tuple((GENERATORS.canonical(m), p) for m, p in self.checkpoints)
+        checkpoints = tuple((model_of_run(m, models, "--checkpoint"), p)
+                            for m, p in self.checkpoints)
         for model, _ in checkpoints:
-            if model not in models:
-                raise BenchError(f"--checkpoint given for {model!r}, which is not in --models")
-        keypoints = tuple((GENERATORS.canonical(m), p) for m, p in self.keypoints)
-        for model, _ in keypoints:
-            if model not in models:
-                raise BenchError(f"--keypoints given for {model!r}, which is not in --models")
+            folder = next((f for f in folders if f.name == model), None)
+            if folder is not None:
+                raise BenchError(
+                    f"--checkpoint given for {model!r}, a results folder "
+                    f"(folder:{model}={folder.path}): its images are read from files, it has no "
+                    "weights; remove --checkpoint for it"
+                )
+        keypoints = tuple((model_of_run(m, models, "--keypoints"), p) for m, p in self.keypoints)
         from bench.weights import WEIGHTS
 
         weights = tuple((WEIGHTS.canonical(n), p) for n, p in self.weights)

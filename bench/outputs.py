@@ -11,13 +11,17 @@
     outputs.save_images("warp", batch.pairs, fake)        # encoded in background threads
     outputs.write_pair_rows("warp", batch.pairs, {"ssim": values}, errors={})
     outputs.close()                                       # waits for pending images
+
+    table = read_pair_table(run_dir / "per_pair" / "warp.csv")   # PairTable: keys, columns
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +29,8 @@ from PIL import Image
 
 from bench.errors import BenchError
 from bench.types import Pair
+
+PAIR_TABLE_FIXED = ("index", "from", "to", "error")  # the columns around the metric keys
 
 
 def image_file_name(pair: Pair) -> str:
@@ -99,3 +105,57 @@ class RunOutputs:
             self._pool.shutdown()
         for fh, _, _ in self._tables.values():
             fh.close()
+
+
+@dataclass(frozen=True)
+class PairTable:
+    """``per_pair/<model>.csv`` read back: one entry per row, in file order."""
+
+    keys: tuple[str, ...]  # per-pair metric keys (the columns between "to" and "error")
+    index: tuple[int, ...]  # the pairs' positions in the evaluated list
+    src: tuple[str, ...]
+    tgt: tuple[str, ...]
+    values: dict[str, tuple[float, ...]]  # key -> values; an empty cell is NaN
+    errors: tuple[str, ...]  # "" where the pair was scored
+
+
+def read_pair_table(path: Path) -> PairTable:
+    """A per-pair table as :meth:`RunOutputs.write_pair_rows` writes it; BenchError naming the
+    file and line of anything else (missing file, header, cell count, index, value)."""
+    path = Path(path)
+    if not path.is_file():
+        raise BenchError(f"no per-pair table at {path}")
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BenchError(f"{path}: not readable as a per-pair table ({exc})") from None
+    expected = "index,from,to,<metric keys...>,error"
+    if not rows:
+        raise BenchError(f"{path}: empty file; expected the header {expected}")
+    header = rows[0]
+    if len(header) < 4 or tuple(header[:3]) != PAIR_TABLE_FIXED[:3] or header[-1] != "error":
+        raise BenchError(f"{path}:1: expected the header {expected}, found {','.join(header)!r}")
+    keys = tuple(header[3:-1])
+    index, src, tgt, errors = [], [], [], []
+    columns: dict[str, list[float]] = {k: [] for k in keys}
+    for line, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise BenchError(f"{path}:{line}: expected {len(header)} cells ({expected}), "
+                             f"found {len(row)}")
+        try:
+            index.append(int(row[0]))
+        except ValueError:
+            raise BenchError(f"{path}:{line}: index {row[0]!r} is not a whole number") from None
+        src.append(row[1])
+        tgt.append(row[2])
+        errors.append(row[-1])
+        for key, cell in zip(keys, row[3:-1], strict=True):
+            try:
+                columns[key].append(float(cell) if cell != "" else math.nan)
+            except ValueError:
+                raise BenchError(f"{path}:{line}: {key} {cell!r} is not a number") from None
+    return PairTable(keys=keys, index=tuple(index), src=tuple(src), tgt=tuple(tgt),
+                     values={k: tuple(v) for k, v in columns.items()}, errors=tuple(errors))

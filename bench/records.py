@@ -87,6 +87,19 @@ class RecordWriter:
         self.close()
 
 
+def _field_problem(data: dict) -> str | None:
+    """What is wrong with the types of a record's numeric fields, or None."""
+    value = data.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+        return f"value must be a number or null, found {value!r}"
+    n = data.get("n", 0)
+    if isinstance(n, bool) or not isinstance(n, int):
+        return f"n must be a whole number, found {n!r}"
+    if not isinstance(data.get("extra", {}), dict):
+        return f"extra must be a JSON object, found {data['extra']!r}"
+    return None
+
+
 def read_records(path: Path) -> list[Record]:
     """Records of a ``records.jsonl`` file; a malformed line is reported with its number."""
     names = {f.name for f in dataclasses.fields(Record)}
@@ -99,8 +112,17 @@ def read_records(path: Path) -> list[Record]:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{line_no}: not a JSON record ({exc.msg})") from None
+            if not isinstance(data, dict):
+                raise ValueError(f"{path}:{line_no}: expected a JSON object (one record), "
+                                 f"found {type(data).__name__}")
             unknown = set(data) - names
             if unknown:
                 raise ValueError(f"{path}:{line_no}: unknown record fields {sorted(unknown)}")
-            out.append(Record(**data))
+            problem = _field_problem(data)
+            if problem:
+                raise ValueError(f"{path}:{line_no}: {problem}")
+            try:
+                out.append(Record(**data))
+            except TypeError as exc:  # a required field missing
+                raise ValueError(f"{path}:{line_no}: not a record ({exc})") from None
     return out

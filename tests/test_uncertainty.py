@@ -8,7 +8,7 @@ import pytest
 
 from bench.api import run
 from bench.cli import main
-from bench.compare import compare_run, read_pair_table
+from bench.compare import compare_run, read_pair_values
 from bench.config import RunConfig
 from bench.records import read_records
 from bench.report.console import summary_table
@@ -28,7 +28,7 @@ def offline_run(market_folder, tmp_path, empty_hub):
 
 def test_records_carry_a_reproducible_bootstrap_interval(offline_run):
     out, result, _ = offline_run
-    index, values = read_pair_table(out / "per_pair" / "warp.csv")
+    index, values = read_pair_values(out / "per_pair" / "warp.csv")
     rec = next(r for r in result.records if r.model == "warp" and r.key == "ssim")
     assert rec.extra["ci_low"] < rec.value < rec.extra["ci_high"]
     assert rec.extra["bootstrap_resamples"] == 300 and rec.extra["ci_level"] == 0.95

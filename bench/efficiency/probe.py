@@ -585,8 +585,16 @@ def profile_models(
     from bench.env import git_sha
     from bench.errors import BenchError
     from bench.models import GENERATORS, UNTRAINED
+    from bench.models.folder import is_folder_entry
     from bench.records import Record
 
+    models = list(models)
+    for entry in models:
+        if is_folder_entry(entry):
+            raise BenchError(
+                f"{entry}: a results folder holds images, not a network: there are no "
+                "parameters, operations or latency to measure. profile takes registered models "
+                "(python -m bench list models); a results folder is scored with `bench run`")
     names = list(dict.fromkeys(GENERATORS.canonical(m) for m in models))
     checkpoints = {GENERATORS.canonical(m): p for m, p in (checkpoints or {}).items()}
     for model in checkpoints:

@@ -2,18 +2,22 @@
 
 PATN estimated the generated images' keypoints with the CMU OpenPose model
 (``tool/compute_coordinates.py``) and wrote them in the annotation format, one row per result
-image named ``{from}___{to}_vis.jpg``. Such a file (or any CSV in that format whose rows name
-the pair as ``{from}___{to}``, with or without an image extension or PATN's ``_vis.jpg``
-suffix) is given per model with ``--keypoints MODEL=CSV``::
+image named ``{from}___{to}_vis.jpg``. Such a file is given per model with
+``--keypoints MODEL=CSV``, where MODEL is a registered model or a results folder's NAME
+(``folder:NAME=PATH``)::
 
     from bench.pose.precomputed import PrecomputedKeypoints
     est = PrecomputedKeypoints(Path("pckh.csv"))
     est.estimate(images, keys=[pair.key for pair in batch.pairs])  # (N, 18, 2); NaN: no row
 
-Names are matched by the stems of both images, so ``a.jpg___b.jpg_vis.jpg``, ``a___b.png`` and
-``a.jpg___b.jpg`` name the same pair. A pair without a row gets NaN keypoints (the metric
-reports it, rather than silently counting it wrong). ``shift_x`` moves x coordinates (not -1)
-into the frame the metric scores in (the protocol's white padding).
+A row names its pair the way result files do (:func:`bench.models.folder.candidate_names`):
+``{from}___{to}`` (PATN, the harness), ``{from}_{to}`` (Def-GAN), ``{from}_2_{to}``, with or
+without the images' extensions and PATN's ``_vis``, as ``.png``/``.jpg``/``.jpeg`` or bare, so
+``a.jpg___b.jpg_vis.jpg``, ``a___b.png`` and ``a.jpg_b.jpg.png`` (Def-GAN's file name) all name
+the pair (a.jpg, b.jpg). Keypoints estimated on a released folder's files therefore match that
+folder's pairs whatever its naming. A pair without a row gets NaN keypoints (the metric reports
+it, rather than silently counting it wrong). ``shift_x`` moves x coordinates (not -1) into the
+frame the metric scores in (the protocol's white padding).
 """
 
 from __future__ import annotations
@@ -26,28 +30,18 @@ from bench.data.annotations import read_annotations
 from bench.errors import DataError
 from bench.keypoints import MISSING, NUM_JOINTS
 from bench.pose.base import PoseEstimator
+from bench.types import Pair
 
-SUFFIXES = ("_vis.jpg", "_vis.png")
 EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-def _stem(name: str) -> str:
+def row_stem(name: str) -> str:
+    """A row's name without one image extension: the name of its result file's stem."""
+    lower = name.lower()
     for ext in EXTENSIONS:
-        if name.lower().endswith(ext):
+        if lower.endswith(ext) and len(name) > len(ext):
             return name[: -len(ext)]
     return name
-
-
-def pair_stems(name: str) -> tuple[str, str] | None:
-    """``('a', 'b')`` for ``a.jpg___b.jpg_vis.jpg``, ``a___b.png``, ...; None if not a pair."""
-    for suffix in SUFFIXES:
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    parts = name.split("___")
-    if len(parts) != 2 or not all(parts):
-        return None
-    return _stem(parts[0]), _stem(parts[1])
 
 
 class PrecomputedKeypoints(PoseEstimator):
@@ -59,18 +53,37 @@ class PrecomputedKeypoints(PoseEstimator):
         if not self.path.is_file():
             raise DataError(f"--keypoints file {self.path} does not exist")
         rows = read_annotations(self.path)
-        self.rows: dict[tuple[str, str], np.ndarray] = {}
+        self.rows: dict[str, np.ndarray] = {}  # row name and its stem -> (18, 2) (x, y)
+        named: dict[str, str] = {}  # the same keys -> the row name they came from
         for name, kpts in rows.items():
-            stems = pair_stems(name)
-            if stems is None:
+            if "_" not in name:
                 raise DataError(
-                    f"{self.path}: row {name!r} does not name a pair as '{{from}}___{{to}}' "
-                    "(PATN result names, e.g. a.jpg___b.jpg_vis.jpg)")
+                    f"{self.path}: row {name!r} does not name a pair: expected the name of a "
+                    "result file, '{from}___{to}' (PATN, e.g. a.jpg___b.jpg_vis.jpg) or "
+                    "'{from}_{to}' (Def-GAN, e.g. a.jpg_b.jpg.png)")
             if shift_x:
                 kpts = kpts.copy()
                 kpts[:, 0] = np.where(kpts[:, 0] != MISSING, kpts[:, 0] + shift_x, MISSING)
-            self.rows[stems] = kpts
+            for key in dict.fromkeys((name, row_stem(name))):
+                other = named.setdefault(key, name)
+                if other != name and not np.array_equal(self.rows[key], kpts):
+                    raise DataError(
+                        f"{self.path}: rows {other!r} and {name!r} name the same result file "
+                        f"{key!r} with different keypoints; keep one")
+                self.rows[key] = kpts
         self.version = f"1:{self.path.name}"
+
+    def lookup(self, key: str) -> np.ndarray | None:
+        """The keypoints of the pair ``key`` (``{from}___{to}``, :attr:`Pair.key`), or None."""
+        from bench.models.folder import candidate_names
+
+        src, sep, tgt = key.partition("___")
+        if not sep:
+            raise ValueError(f"expected a pair key '{{from}}___{{to}}', got {key!r}")
+        for stem, _ in candidate_names(Pair(src, tgt, 0)):
+            if stem in self.rows:
+                return self.rows[stem]
+        return None
 
     def estimate(self, images: np.ndarray, keys=None) -> np.ndarray:
         images = self.check_images(images)
@@ -78,8 +91,7 @@ class PrecomputedKeypoints(PoseEstimator):
             raise ValueError("precomputed keypoints are looked up by pair: pass keys=[pair.key ...]")
         out = np.full((len(images), NUM_JOINTS, 2), np.nan, dtype=np.float32)
         for i, key in enumerate(keys):
-            stems = pair_stems(key)
-            row = self.rows.get(stems) if stems is not None else None
+            row = self.lookup(key)
             if row is not None:
                 out[i] = row
         return out

@@ -8,11 +8,11 @@ import pytest
 
 from bench.api import run
 from bench.config import RunConfig
-from bench.errors import WeightsUnavailableError
+from bench.errors import DataError, WeightsUnavailableError
 from bench.metrics.pckh import PCKh, pckh_counts
 from bench.metrics.settings import MetricSettings, with_settings
 from bench.pose.keypointrcnn import KeypointRCNN, coco17_to_18
-from bench.pose.precomputed import pair_stems
+from bench.pose.precomputed import PrecomputedKeypoints
 from bench.types import Pair, PairBatch
 
 
@@ -81,10 +81,32 @@ def _batch(n=4):
     return PairBatch(pairs, tgt, tgt, kp, kp)
 
 
+def test_precomputed_rows_named_as_result_files(tmp_path):
+    """Every result-file convention names the pair (a.jpg, b.jpg); other pairs find nothing."""
+    names = ["a.jpg___b.jpg_vis.jpg", "a___b.png", "a.jpg___b.jpg", "a.jpg_b.jpg.png", "a_b",
+             "a.jpg_2_b.jpg.jpeg", "a___b_vis.png"]
+    for i, name in enumerate(names):
+        csv = tmp_path / f"{i}.csv"
+        csv.write_text(f"name:keypoints_y:keypoints_x\n{name}: {list(range(18))}: "
+                       f"{list(range(100, 118))}\n")
+        est = PrecomputedKeypoints(csv)
+        found = est.lookup(Pair("a.jpg", "b.jpg", 0).key)
+        assert found is not None, name
+        np.testing.assert_array_equal(found[:, 1], np.arange(18))
+        assert est.lookup(Pair("a.jpg", "c.jpg", 0).key) is None
+        assert est.lookup(Pair("b.jpg", "a.jpg", 0).key) is None
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"name:keypoints_y:keypoints_x\njustone.jpg: {[1] * 18}: {[1] * 18}\n")
+    with pytest.raises(DataError, match="row 'justone.jpg' does not name a pair"):
+        PrecomputedKeypoints(bad)
+    twice = tmp_path / "twice.csv"
+    twice.write_text(f"name:keypoints_y:keypoints_x\na___b.png: {[1] * 18}: {[1] * 18}\n"
+                     f"a___b.jpg: {[2] * 18}: {[1] * 18}\n")
+    with pytest.raises(DataError, match="name the same result file 'a___b'"):
+        PrecomputedKeypoints(twice)
+
+
 def test_precomputed_csv_rows_named_by_pair(tmp_path):
-    assert pair_stems("a.jpg___b.jpg_vis.jpg") == ("a", "b")
-    assert pair_stems("a___b.png") == pair_stems("a.jpg___b.jpg") == ("a", "b")
-    assert pair_stems("justone.jpg") is None
     batch = _batch()
     rows = ["name:keypoints_y:keypoints_x"]
     for i, pair in enumerate(batch.pairs[:3]):
