@@ -140,8 +140,11 @@ def pad_256(img: np.ndarray) -> np.ndarray:
 
 
 def script_floats(img: np.ndarray) -> np.ndarray:
-    """``imread(f).astype(np.float32) / 255.0``: how every script turned pixels into [0, 1]."""
-    _check_image(img, (np.uint8,), "script_floats")
+    """``imread(f).astype(np.float32) / 255.0``: how every script turned pixels into [0, 1]
+    (one uint8 image or a batch of them)."""
+    if not isinstance(img, np.ndarray) or img.dtype != np.uint8:
+        found = img.dtype if isinstance(img, np.ndarray) else type(img).__name__
+        raise ValueError(f"script_floats expects uint8 pixels, found {found}")
     return img.astype(np.float32) / np.float32(255.0)
 
 
