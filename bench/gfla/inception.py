@@ -21,6 +21,7 @@ before torch 0.4.1 lack them; they are unused in eval mode), and the record says
 
 from __future__ import annotations
 
+import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,8 @@ def load_torchvision_inception(path: str | Path, device: str = "cpu") -> LoadedI
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:  # unreadable, not a tensor file
+    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+        # unreadable, or not a plain tensor file (weights_only refuses other objects)
         raise WeightsUnavailableError(
             f"torchvision Inception weights {path} could not be read as a tensor file "
             f"(torch.load, weights_only): {type(exc).__name__}: {str(exc)[:300]}") from None
