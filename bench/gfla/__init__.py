@@ -10,6 +10,7 @@ the named protocols ``gfla``, ``dptn``, ``pidm``, ``cfld`` assemble them:
                          scikit-image version), ``psnr``, ``l1``, ``mae``
 ``inception``            torchvision's ImageNet Inception v3 through the scripts' wrapper
 ``frechet``              the batch-64 remainder rule, statistics, the Fréchet distance
+``naming``               the ground-truth file of a result file (``{src}_2_{tgt}_vis``)
 =======================  ====================================================================
 
 Usage::

@@ -36,6 +36,11 @@ is ever copied. Images are divided by their data range first, so the SSIM consta
 scalars K1^2 and K2^2 (same value, rounding aside). Work proceeds in chunks of a few pairs with
 preallocated per-thread buffers; all arithmetic is float64 (the variances are differences of
 large numbers), and results agree with scipy/scikit-image to ~1e-14.
+
+The engine also serves the SSIMs of the GFLA-lineage scripts (:mod:`bench.gfla.reconstruction`):
+other sigmas and tap counts, scikit-image's 51-px box window (``window="box"``) with its sample
+covariance, and ``levels`` mapping the uint8 codes to the float32 / 255 values those scripts
+computed with.
 """
 
 from __future__ import annotations
