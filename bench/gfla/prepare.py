@@ -5,14 +5,16 @@ always given as ``(height, width)`` here and converted to each library's own ord
 (PIL and cv2 take ``(width, height)``). PROTOCOL.md 3.9.1 says which script uses which::
 
     from bench.gfla.prepare import (pil_resize, cv2_resize, torch_resize_bicubic,
-                                    pad_256, to_uint8, script_floats, jpeg_roundtrip)
+                                    pad_256, to_uint8, script_floats, script_signed,
+                                    jpeg_roundtrip)
     gt = pil_resize(highres_u8, (256, 256), "bicubic")      # GFLA / PIDM test images
     fake = cv2_resize(out_u8, (256, 176))                    # DPTN outputs (uint8)
     feat_in = cv2_resize(img_u8.astype(np.float32), (256, 176))  # PIDM's FID / LPIPS reads
-    u8 = to_uint8(x, clamp=True)                             # (x + 1) / 2 * 255, truncated
+    u8 = to_uint8(x, scale="tanh", clamp=True)               # (x + 1) / 2 * 255, truncated
     padded = pad_256(img_176_u8)                             # DPTN: white bars, 256x256
     stored = jpeg_roundtrip(u8)                              # imageio.imwrite(.jpg) + imread
     x01 = script_floats(u8)                                  # imread(f).astype(f32) / 255
+    x11 = script_signed(u8)                                  # / 127.5 - 1 (LPIPS input)
 """
 
 from __future__ import annotations
@@ -146,6 +148,17 @@ def script_floats(img: np.ndarray) -> np.ndarray:
         found = img.dtype if isinstance(img, np.ndarray) else type(img).__name__
         raise ValueError(f"script_floats expects uint8 pixels, found {found}")
     return img.astype(np.float32) / np.float32(255.0)
+
+
+def script_signed(img: np.ndarray) -> np.ndarray:
+    """``x.astype(np.float32) / 127.5 - 1``: the scripts' LPIPS input in [-1, 1] (GFLA on
+    ``imread(f)``, PIDM on ``cv2_resize(imread(f).astype(float32), ...)``); uint8 or float32 in,
+    float32 out. (CFLD instead hands [0, 1] images to ``lpips`` with ``normalize=True``, which
+    computes ``2 x - 1`` in torch: a different rounding.)"""
+    if not isinstance(img, np.ndarray) or img.dtype not in (np.uint8, np.float32):
+        found = img.dtype if isinstance(img, np.ndarray) else type(img).__name__
+        raise ValueError(f"script_signed expects uint8 or float32 pixels, found {found}")
+    return img.astype(np.float32) / np.float32(127.5) - np.float32(1.0)
 
 
 def jpeg_encode(img: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:

@@ -45,7 +45,8 @@ from bench.metrics.ssim import K1, K2, LEGACY_TRUNCATE, MODERN_TRUNCATE, get_eng
 BOX_WIN_SIZE = 51
 LEGACY_GAUSSIAN_WIN = 11  # scikit-image <= 0.14: win_size 11 whatever sigma (crop 5)
 # float32(code / 255) for every uint8 code: the scripts' imread(f).astype(float32) / 255.
-UNIT_LEVELS = (np.arange(256, dtype=np.float32) / np.float32(255.0)).astype(np.float64)
+UNIT_LEVELS_F32 = np.arange(256, dtype=np.float32) / np.float32(255.0)
+UNIT_LEVELS = UNIT_LEVELS_F32.astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,10 @@ def ssim_box(gt: np.ndarray, pred: np.ndarray, *, skimage: str,
     if len(gt) == 0:
         return np.empty(0)
     if sem.float32:
-        x, y = UNIT_LEVELS.astype(np.float32)[gt], UNIT_LEVELS.astype(np.float32)[pred]
+        x, y = UNIT_LEVELS_F32[gt], UNIT_LEVELS_F32[pred]
         return np.array([_ssim_float32(a, b, window="box", win_size=win_size, data_range=1.0)
                          for a, b in zip(x, y, strict=True)])
-    engine = get_engine(gt.shape[1:3], 3, 0.0, win_size=win_size, window="box",
+    engine = get_engine(gt.shape[1:3], 3, 0.0, win_size=win_size, window="box",  # no truncate
                         sample_covariance=True, levels=UNIT_LEVELS)
     return engine.mean_ssim(gt, pred, [1.0])[0]
 
@@ -157,8 +158,7 @@ def _ssim_float32(x: np.ndarray, y: np.ndarray, *, window: str, win_size: int,
 # -- pixel scores ----------------------------------------------------------------------------
 def _floats(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _check(gt, pred)
-    levels = UNIT_LEVELS.astype(np.float32)
-    return levels[gt], levels[pred]
+    return UNIT_LEVELS_F32[gt], UNIT_LEVELS_F32[pred]
 
 
 def psnr(gt: np.ndarray, pred: np.ndarray) -> np.ndarray:

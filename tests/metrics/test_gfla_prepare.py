@@ -152,6 +152,19 @@ def test_script_floats_is_imread_float32_over_255(fashion_gt):
     assert np.array_equal(prepare.script_floats(codes) * 255.0, codes.astype(np.float32))
 
 
+def test_script_signed_is_the_lpips_input_of_gfla_and_pidm(fashion_gt):
+    import cv2
+
+    full, _ = fashion_gt
+    gfla = full[0].astype(np.float32) / 127.5 - 1  # GFLA LPIPS.calculate_from_disk
+    assert np.array_equal(prepare.script_signed(full[0]), gfla)
+    pidm = cv2.resize(full[0].astype(np.float32), (176, 256)) / 127.5 - 1  # PIDM
+    ours = prepare.script_signed(prepare.cv2_resize(full[0].astype(np.float32), (256, 176)))
+    assert ours.dtype == np.float32 and np.array_equal(ours, pidm)
+    with pytest.raises(ValueError, match="uint8 or float32"):
+        prepare.script_signed(full[0].astype(np.int16))
+
+
 def test_jpeg_is_what_imageio_writes_and_reads(fashion_gt, tmp_path):
     import imageio.v2 as imageio
 
