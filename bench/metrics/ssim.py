@@ -130,6 +130,7 @@ class SSIMEngine:
     ``levels`` (256 values) maps the uint8 codes to the numbers the original computed with
     (e.g. ``float32(code / 255)`` for images read as float32 / 255); data ranges are then in
     those units, ``"generated"`` = levels[max] - levels[min]. Without it the codes are used.
+    Masks zero the codes before the table applies (code 0 -> levels[0]).
     """
 
     def __init__(self, size: tuple[int, int], channels: int = 3, *, sigma: float = SIGMA,
