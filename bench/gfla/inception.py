@@ -128,7 +128,8 @@ def pool_features(net: nn.Module, images: np.ndarray, *, batch_size: int = 64,
                   device: str = "cpu") -> np.ndarray:
     """float32 (N, H, W, 3) images in [0, 1] -> float32 (N, 2048), in batches of ``batch_size``
     consecutive images (the scripts' batches; see :mod:`bench.gfla.frechet` for which images
-    they keep)."""
+    they keep). A large set can be passed in consecutive slices whose lengths are multiples of
+    ``batch_size``: the batches, and so the features, are the same."""
     if (not isinstance(images, np.ndarray) or images.ndim != 4 or images.shape[3] != 3
             or images.dtype != np.float32):
         found = (f"{images.dtype} array of shape {images.shape}"
