@@ -6,6 +6,7 @@ batch-64 remainder rule; the weights registry entries."""
 from __future__ import annotations
 
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -162,10 +163,12 @@ def test_input_is_stretched_to_299_with_the_published_normalisation(loaded):
 
 
 def test_files_saved_before_torch_0_4_1_lack_batchnorm_counters(tmp_path, loaded):
+    """The 1a9a5a14 file predates torch's zip format and BatchNorm's counters."""
     state = {k: v for k, v in standin_state_dict().items()
              if not k.endswith("num_batches_tracked")}
     old = tmp_path / "old.pth"
-    torch.save(state, old)
+    torch.save(state, old, _use_new_zipfile_serialization=False)  # the legacy format
+    assert not zipfile.is_zipfile(old)
     got = load_torchvision_inception(old)
     assert len(got.filled_keys) == 96
     ours, ref = got.net.state_dict(), loaded.net.state_dict()
