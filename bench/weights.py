@@ -76,6 +76,20 @@ _register(WeightsSpec(
     description="TF inception-2015-12-05 graph ported to PyTorch (IS of PATN, FID of TTUR)",
 ))
 _register(WeightsSpec(
+    name="inception-torchvision", file="inception_v3_google-0cc3c7bd.pth",
+    url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
+    sha256_prefix="0cc3c7bd", used_by=("fid of the GFLA-lineage scripts (torchvision >= 0.10)",),
+    library="torchvision",
+    description="ImageNet Inception v3 of torchvision >= 0.10 (IMAGENET1K_V1; CFLD, PIDM)",
+))
+_register(WeightsSpec(
+    name="inception-torchvision-v0", file="inception_v3_google-1a9a5a14.pth",
+    url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth",
+    sha256_prefix="1a9a5a14", used_by=("fid of the GFLA-lineage scripts (torchvision <= 0.9)",),
+    library="torchvision",
+    description="ImageNet Inception v3 of torchvision <= 0.9 (GFLA, DPTN)",
+))
+_register(WeightsSpec(
     name="alexnet", file="alexnet-owt-7be5be79.pth",
     url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
     sha256_prefix="7be5be79", used_by=("lpips",), library="torchvision",

@@ -36,6 +36,11 @@ is ever copied. Images are divided by their data range first, so the SSIM consta
 scalars K1^2 and K2^2 (same value, rounding aside). Work proceeds in chunks of a few pairs with
 preallocated per-thread buffers; all arithmetic is float64 (the variances are differences of
 large numbers), and results agree with scipy/scikit-image to ~1e-14.
+
+The engine also serves the SSIMs of the GFLA-lineage scripts (:mod:`bench.gfla.reconstruction`):
+other sigmas and tap counts, scikit-image's 51-px box window (``window="box"``) with its sample
+covariance, and ``levels`` mapping the uint8 codes to the float32 / 255 values those scripts
+computed with.
 """
 
 from __future__ import annotations
@@ -77,9 +82,17 @@ def reflect_index(i: np.ndarray, n: int) -> np.ndarray:
     return np.where(i >= n, 2 * n - 1 - i, i)
 
 
-def filter_matrix(n: int, sigma: float, truncate: float, crop: int) -> np.ndarray:
-    """(n - 2 crop, n) matrix: the filtered signal on [crop, n - crop) from the whole signal."""
-    w = gaussian_weights(sigma, truncate)
+def box_weights(size: int) -> np.ndarray:
+    """The 1-D kernel of ``scipy.ndimage.uniform_filter1d(size=size)`` (odd size, origin 0)."""
+    if size < 1 or size % 2 != 1:
+        raise ValueError(f"a box window has an odd size, found {size}")
+    return np.full(size, 1.0 / size)
+
+
+def filter_matrix(n: int, weights: np.ndarray, crop: int) -> np.ndarray:
+    """(n - 2 crop, n) matrix: the signal filtered with the odd-length ``weights`` (correlation,
+    reflect boundary) on [crop, n - crop), from the whole signal."""
+    w = np.asarray(weights, dtype=np.float64)
     radius = len(w) // 2
     out = np.arange(crop, n - crop)
     g = np.zeros((len(out), n))
@@ -109,21 +122,44 @@ class SSIMEngine:
     returns, for each data range, the per-pair mean SSIM; the filtering is shared between the
     data ranges. ``threads`` > 1 scores chunks of pairs in parallel (numpy releases the GIL);
     results do not depend on it nor on how pairs are batched.
+
+    The window is scikit-image's: ``window="gaussian"`` (``sigma``, taps ``truncate``) or
+    ``"box"`` (``uniform_filter(size=win_size)``); the SSIM map is cropped by
+    ``(win_size - 1) // 2`` per side. ``sample_covariance`` scales the (co)variances by
+    NP / (NP - 1), NP = win_size^2 (scikit-image's default ``use_sample_covariance=True``).
+    ``levels`` (256 values) maps the uint8 codes to the numbers the original computed with
+    (e.g. ``float32(code / 255)`` for images read as float32 / 255); data ranges are then in
+    those units, ``"generated"`` = levels[max] - levels[min]. Without it the codes are used.
+    Masks zero the codes before the table applies (code 0 -> levels[0]).
     """
 
     def __init__(self, size: tuple[int, int], channels: int = 3, *, sigma: float = SIGMA,
                  truncate: float = LEGACY_TRUNCATE, win_size: int = WIN_SIZE,
-                 threads: int = 1) -> None:
+                 threads: int = 1, window: str = "gaussian", sample_covariance: bool = False,
+                 levels: np.ndarray | None = None) -> None:
         h, w = size
         if min(h, w) < win_size:
             raise ValueError(
                 f"images of {h}x{w} are smaller than the SSIM window ({win_size}x{win_size})"
             )
+        if window == "gaussian":
+            weights = gaussian_weights(sigma, truncate)
+        elif window == "box":
+            weights = box_weights(win_size)
+        else:
+            raise ValueError(f"window must be 'gaussian' or 'box', found {window!r}")
+        if levels is not None:
+            levels = np.asarray(levels, dtype=np.float64)
+            if levels.shape != (256,):
+                raise ValueError(f"levels must hold 256 values, found shape {levels.shape}")
+        self.levels = levels
+        self.window = window
+        self.cov_norm = (win_size**2 / (win_size**2 - 1)) if sample_covariance else 1.0
         self.size, self.channels = (h, w), channels
         self.sigma, self.truncate, self.crop = sigma, truncate, (win_size - 1) // 2
         self.out_h, self.out_w = h - 2 * self.crop, w - 2 * self.crop
-        self._rows = banded_blocks(filter_matrix(h, sigma, truncate, self.crop), ROW_BLOCK)
-        self._cols = banded_blocks(filter_matrix(w, sigma, truncate, self.crop), COL_BLOCK)
+        self._rows = banded_blocks(filter_matrix(h, weights, self.crop), ROW_BLOCK)
+        self._cols = banded_blocks(filter_matrix(w, weights, self.crop), COL_BLOCK)
         self.chunk = max(1, CHUNK_BYTES // (4 * channels * h * w * 8))
         self.threads = max(1, int(threads))
         self._local = threading.local()
@@ -191,14 +227,24 @@ class SSIMEngine:
         np.copyto(u8[1], gen.transpose(1, 0, 3, 2))
         if masks is not None:
             np.multiply(u8, masks.transpose(1, 0, 2)[:, :, None, :], out=u8)
+        levels = self.levels
         if any(r is None for r in ranges):
             per_pair = u8[1].transpose(1, 0, 2, 3).reshape(n, -1)  # a small copy, fast to reduce
-            gen_range = per_pair.max(axis=1).astype(np.float64) - per_pair.min(axis=1)
+            hi, lo = per_pair.max(axis=1), per_pair.min(axis=1)
+            gen_range = (hi.astype(np.float64) - lo if levels is None
+                         else levels[hi] - levels[lo])
             ranges = [gen_range if r is None else r for r in ranges]
-        # Images are scaled by 1 / (data range of the first list); 255 where it is undefined.
-        base = np.where(ranges[0] > 0, ranges[0], 255.0)
+        # Images are scaled by 1 / (data range of the first list); 255 (or the levels' full
+        # range) where it is undefined.
+        fallback = 255.0 if levels is None else float(levels[255] - levels[0])
+        base = np.where(ranges[0] > 0, ranges[0], fallback)
         # Maps x, y, x^2 + y^2, x*y.
-        np.multiply(u8, (1.0 / base)[:, None, None], out=x[:2])
+        if levels is None:
+            np.multiply(u8, (1.0 / base)[:, None, None], out=x[:2])
+        else:
+            np.take(levels, u8, out=x[:2])
+            if np.any(base != 1.0):
+                x[:2] *= (1.0 / base)[:, None, None]
         np.multiply(x[0], x[0], out=x[2])
         np.multiply(x[1], x[1], out=x[3])
         x[2] += x[3]
@@ -224,6 +270,9 @@ class SSIMEngine:
         q += ux  # ux^2 + uy^2
         s -= q  # var_x + var_y
         p -= t  # cov_xy
+        if self.cov_norm != 1.0:
+            s *= self.cov_norm
+            p *= self.cov_norm
         pixels = ux.shape[0]
         results = []
         for i, r in enumerate(ranges):
@@ -284,14 +333,20 @@ _ENGINES: dict[tuple, SSIMEngine] = {}
 _ENGINE_LOCK = threading.Lock()
 
 
-def get_engine(size: tuple[int, int], channels: int, truncate: float) -> SSIMEngine:
-    """A cached engine for (size, channels, window)."""
+def get_engine(size: tuple[int, int], channels: int, truncate: float, *, sigma: float = SIGMA,
+               win_size: int = WIN_SIZE, window: str = "gaussian",
+               sample_covariance: bool = False, levels: np.ndarray | None = None) -> SSIMEngine:
+    """A cached engine for (size, channels, window, covariance, levels)."""
     threads = default_threads()
-    key = (tuple(size), channels, truncate, threads)
+    key = (tuple(size), channels, truncate, threads, sigma, win_size, window, sample_covariance,
+           None if levels is None else np.asarray(levels, dtype=np.float64).tobytes())
     with _ENGINE_LOCK:
         eng = _ENGINES.get(key)
         if eng is None:
-            eng = _ENGINES[key] = SSIMEngine(size, channels, truncate=truncate, threads=threads)
+            eng = _ENGINES[key] = SSIMEngine(
+                size, channels, truncate=truncate, threads=threads, sigma=sigma,
+                win_size=win_size, window=window, sample_covariance=sample_covariance,
+                levels=levels)
         return eng
 
 

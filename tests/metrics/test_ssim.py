@@ -240,3 +240,27 @@ def test_metric_declarations():
         assert "sigma" in (cls.__doc__ or "") or "ssim" in (cls.__doc__ or "")
     assert {SSIM.version, SSIMSkimage.version, SSIMFixed.version} == {
         "skimage-0.14.2", "skimage>=0.15-gaussian11", "skimage>=0.15-gaussian11-range255"}
+
+
+def test_engine_levels_box_window_and_sample_covariance(market_strips):
+    """The options the GFLA-lineage SSIMs use: values from a 256-entry table, the data range
+    of the generated image in those units, a box window, sample covariance."""
+    _, tgt, gen, _ = market_strips
+    tgt, gen = tgt[:8], gen[:8]
+    levels = np.arange(256) / 255.0 * 2.0 - 1.0  # codes -> [-1, 1]
+    x, y = levels[tgt], levels[gen]
+    engine = SSIMEngine((128, 64), 3, window="box", win_size=7, sample_covariance=True,
+                        levels=levels)
+    ours = engine.mean_ssim(tgt, gen, ["generated"])[0]
+    ref = [structural_similarity(a, b, win_size=7, channel_axis=-1,
+                                 data_range=float(b.max() - b.min()))
+           for a, b in zip(x, y, strict=True)]
+    assert np.abs(ours - np.array(ref)).max() < TOL
+    flat = np.full_like(gen[:1], 9)
+    assert np.isnan(engine.mean_ssim(tgt[:1], flat, ["generated"])[0]).all()
+    with pytest.raises(ValueError, match="256 values"):
+        SSIMEngine((128, 64), 3, levels=levels[:10])
+    with pytest.raises(ValueError, match="'gaussian' or 'box'"):
+        SSIMEngine((128, 64), 3, window="disk")
+    with pytest.raises(ValueError, match="odd size"):
+        SSIMEngine((128, 64), 3, window="box", win_size=8)
