@@ -54,6 +54,7 @@ from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
+from bench.provenance import WEIGHTS_FIELD
 from bench.records import (
     KIND_EFFICIENCY,
     KIND_METRIC,
@@ -326,6 +327,8 @@ class _Evaluation:
                     )
                     continue
                 extra = self.uncertainty(metric, results, interrupted)
+                used = metric.weights_used()
+                provenance = {WEIGHTS_FIELD: used} if used else {}
                 for key, value in results.items():
                     n = run.scored.get(key, 0)
                     value = float(value)
@@ -342,7 +345,7 @@ class _Evaluation:
                         extra={"failed_pairs": run.failed, "complete": not interrupted,
                                "precision": metric.precision,
                                "ground_truth": self.ground_truth, **run.extra,
-                               **extra.get(key, {})},
+                               **extra.get(key, {}), **provenance},
                     )
 
     def uncertainty(self, metric: Metric, results: dict, interrupted: bool) -> dict[str, dict]:
