@@ -251,10 +251,11 @@ def build_table(records: list[Record] | tuple[Record, ...], options: TableOption
 
 
 def _mixed_weights(table_records: list[Record]) -> set[str]:
-    """Keys whose values were computed with different weights files: not ranked."""
+    """Keys whose ranked values (trained methods) were computed with different weights files:
+    not ranked."""
     signatures: dict[str, set] = {}
     for r in table_records:
-        if r.kind == KIND_METRIC:
+        if r.kind == KIND_METRIC and not r.reference_bound and r.checkpoint != UNTRAINED:
             signatures.setdefault(r.key, set()).add(weights_signature(r))
     return {key for key, found in signatures.items() if len(found) > 1}
 
