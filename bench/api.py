@@ -440,6 +440,7 @@ def run(
     shared: dict = with_settings({}, settings)
     models = []
     reasons: dict[str, list[str]] = {}  # reason -> metric names
+    other: dict[tuple[str, str, str], list[str]] = {}  # unpublished weights file -> metric names
     for name, gen in built:
         provenance = getattr(gen, "provenance", None)
         checkpoint = config.checkpoint_for(name)
@@ -451,6 +452,12 @@ def run(
                 names = reasons.setdefault(m.reason, [])
                 if m.name not in names:
                     names.append(m.name)
+                continue
+            for network, entry in m.weights_used().items():
+                if not entry["published"]:
+                    names = other.setdefault((network, entry["file"], entry["sha256"]), [])
+                    if m.name not in names:
+                        names.append(m.name)
         models.append(_ModelRun(
             name=name, generator=gen, metrics=metrics,
             weights=weights,
@@ -467,6 +474,9 @@ def run(
     )
     for reason, names in reasons.items():
         echo(f"  unavailable: {', '.join(names)}: {reason}")
+    for (network, file, sha), names in other.items():
+        echo(f"  other weights: {', '.join(names)} use {network} {file} (sha256 {sha[:8]}), not "
+             "the published file: their values are labelled (other weights)")
     echo(
         f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
         f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"

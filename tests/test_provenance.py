@@ -98,7 +98,17 @@ def lpips_run(tmp_path_factory, synthetic_parent, standin_alexnet):
                        data_root=synthetic_parent, metrics=("ssim", "lpips"), limit=6,
                        bootstrap=0, weights=(("alexnet", str(standin_alexnet)),), offline=True,
                        out=out, efficiency=False)
-    return run(config, progress=False, echo=lambda s: None).run_dir
+    printed = []
+    result = run(config, progress=False, echo=printed.append)
+    (result.run_dir / "printed.txt").write_text("\n".join(printed))
+    return result.run_dir
+
+
+def test_the_run_says_before_work_which_files_are_not_published(lpips_run, standin_alexnet):
+    printed = (lpips_run / "printed.txt").read_text()
+    assert (f"  other weights: lpips use alexnet {standin_alexnet} (sha256 "
+            f"{_sha(standin_alexnet)[:8]}), not the published file") in printed
+    assert "lpips-alex-v0.1" not in printed  # the package's file is the published one
 
 
 def test_each_record_names_every_file_its_value_used(lpips_run, standin_alexnet):
