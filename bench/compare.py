@@ -103,7 +103,8 @@ def check_same_weights(run_dir: Path, model_a: str, model_b: str, keys) -> None:
     recorded = _recorded(run_dir)
     for key in keys:
         ra, rb = recorded.get((model_a, key)), recorded.get((model_b, key))
-        why = weights_difference(ra, rb) if ra is not None and rb is not None else None
+        why = (weights_difference(ra, rb, (model_a, model_b))
+               if ra is not None and rb is not None else None)
         if why is not None:
             raise BenchError(f"{key} of {model_a} and {model_b} in {run_dir} were computed with "
                              f"different weights ({why}): not comparable; {ALLOW_HINT}")

@@ -89,19 +89,21 @@ def weights_signature(record: Record) -> tuple[tuple[str, str], ...]:
     return tuple((w.network, w.sha256) for w in weights_of(record))
 
 
-def weights_difference(a: Record, b: Record) -> str | None:
-    """Why the values of ``a`` and ``b`` were computed with different weights, or None.
+def weights_difference(a: Record, b: Record, names: tuple[str, str] = ("first", "second")
+                       ) -> str | None:
+    """Why the values of ``a`` and ``b`` (called ``names`` in the text) were computed with
+    different weights, or None.
 
-    A record without provenance (a run before it was recorded) differs from one with it: the
-    files cannot be shown to be the same."""
+    A value without recorded weights (no network, or a run made before weights were recorded)
+    differs from one with them: the files cannot be shown to be the same."""
     sig_a, sig_b = dict(weights_signature(a)), dict(weights_signature(b))
     if sig_a == sig_b:
         return None
     if not sig_a or not sig_b:
-        side = "first" if not sig_a else "second"
+        side = names[0] if not sig_a else names[1]
         known = sig_b or sig_a
-        return (f"weights not recorded on the {side} run's value (a run made before weights "
-                f"were recorded); the other used "
+        return (f"weights not recorded for the {side} value (computed without a network, or "
+                f"by a run made before weights were recorded), the other used "
                 + ", ".join(f"{n} {s[:SHORT]}" for n, s in sorted(known.items())))
     parts = []
     for network in sorted(set(sig_a) | set(sig_b)):

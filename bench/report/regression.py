@@ -168,7 +168,8 @@ def _compare(b: Record, c: Record, config: RegressionConfig, same_machine: bool,
         if getattr(b, field_) != getattr(c, field_):
             return Change(**change, status=INCOMPARABLE,
                           why=f"{what} {getattr(b, field_)} -> {getattr(c, field_)}")
-    weights = weights_difference(b, c) if b.kind == c.kind == KIND_METRIC else None
+    weights = (weights_difference(b, c, ("baseline", "candidate"))
+               if b.kind == c.kind == KIND_METRIC else None)
     if weights is not None and not config.allow_different_weights:
         return Change(**change, status=INCOMPARABLE,
                       why=f"{weights} (--allow-different-weights compares them anyway)")
