@@ -475,8 +475,8 @@ def run(
     for reason, names in reasons.items():
         echo(f"  unavailable: {', '.join(names)}: {reason}")
     for (network, file, sha), names in other.items():
-        echo(f"  other weights: {', '.join(names)} use {network} {file} (sha256 {sha[:8]}), not "
-             "the published file: their values are labelled (other weights)")
+        echo(f"  other weights: {', '.join(names)} computed with {network} {file} (sha256 "
+             f"{sha[:8]}), not the published file: values labelled (other weights)")
     echo(
         f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
         f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"

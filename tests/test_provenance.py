@@ -106,7 +106,7 @@ def lpips_run(tmp_path_factory, synthetic_parent, standin_alexnet):
 
 def test_the_run_says_before_work_which_files_are_not_published(lpips_run, standin_alexnet):
     printed = (lpips_run / "printed.txt").read_text()
-    assert (f"  other weights: lpips use alexnet {standin_alexnet} (sha256 "
+    assert (f"  other weights: lpips computed with alexnet {standin_alexnet} (sha256 "
             f"{_sha(standin_alexnet)[:8]}), not the published file") in printed
     assert "lpips-alex-v0.1" not in printed  # the package's file is the published one
 
