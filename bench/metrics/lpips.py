@@ -14,8 +14,9 @@ expects; passing [0, 1] images, a common mistake, gives different numbers (a tes
 
 Weights: the AlexNet trunk is torchvision's ImageNet file (``alexnet-owt-7be5be79.pth`` in the
 torch hub cache, or ``--weights alexnet=PATH``); the linear layers ship with the package
-(``lpips/weights/v0.1/alex.pth``, or ``--weights lpips-alex-v0.1=PATH``). Both are loaded
-strictly: a missing or mismatching file makes the metric unavailable, never random.
+(``lpips/weights/v0.1/alex.pth``, or ``--weights lpips-alex-v0.1=PATH``). Both are read as data
+(:func:`bench.weights.load_state_dict`) and loaded strictly: a missing, mismatching or crafted
+file makes the metric unavailable, never random; ``LPIPS.weights_used()`` names both files.
 """
 
 from __future__ import annotations
