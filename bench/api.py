@@ -59,6 +59,7 @@ from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
+from bench.provenance import WEIGHTS_FIELD
 from bench.records import (
     KIND_EFFICIENCY,
     KIND_METRIC,
@@ -331,6 +332,8 @@ class _Evaluation:
                     )
                     continue
                 extra = self.uncertainty(metric, results, interrupted)
+                used = metric.weights_used()
+                provenance = {WEIGHTS_FIELD: used} if used else {}
                 for key, value in results.items():
                     n = run.scored.get(key, 0)
                     value = float(value)
@@ -347,7 +350,7 @@ class _Evaluation:
                         extra={"failed_pairs": run.failed, "complete": not interrupted,
                                "precision": metric.precision,
                                "ground_truth": self.ground_truth, **run.extra,
-                               **extra.get(key, {})},
+                               **extra.get(key, {}), **provenance},
                     )
 
     def uncertainty(self, metric: Metric, results: dict, interrupted: bool) -> dict[str, dict]:
@@ -442,6 +445,7 @@ def run(
     shared: dict = with_settings({}, settings)
     models = []
     reasons: dict[str, list[str]] = {}  # reason -> metric names
+    other: dict[tuple[str, str, str], list[str]] = {}  # unpublished weights file -> metric names
     for name, gen in built:
         provenance = getattr(gen, "provenance", None)
         checkpoint = config.checkpoint_for(name)
@@ -453,6 +457,12 @@ def run(
                 names = reasons.setdefault(m.reason, [])
                 if m.name not in names:
                     names.append(m.name)
+                continue
+            for network, entry in m.weights_used().items():
+                if not entry["published"]:
+                    names = other.setdefault((network, entry["file"], entry["sha256"]), [])
+                    if m.name not in names:
+                        names.append(m.name)
         models.append(_ModelRun(
             name=name, generator=gen, metrics=metrics,
             weights=weights,
@@ -469,6 +479,9 @@ def run(
     )
     for reason, names in reasons.items():
         echo(f"  unavailable: {', '.join(names)}: {reason}")
+    for (network, file, sha), names in other.items():
+        echo(f"  other weights: {', '.join(names)} computed with {network} {file} (sha256 "
+             f"{sha[:8]}), not the published file: values labelled (other weights)")
     echo(
         f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
         f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"

@@ -241,6 +241,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="neither read nor write cached real statistics")
     compare.add_argument("--device", default="cpu", help="torch device of the metric networks")
     compare.add_argument("--quiet", action="store_true", help="no progress display")
+    compare.add_argument("--allow-different-weights", action="store_true",
+                         help="compare values computed with different pretrained weight files "
+                              "(SHA-256 on the records, or of the file found now for a "
+                              "set-level recomputation); default: refused as incomparable")
     from bench.report.command import add_regression_arguments
 
     add_regression_arguments(compare)
@@ -548,10 +552,12 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             args.run_dir, model_a, model_b, set_level, data_root=args.data_root,
             weights=tuple(args.weights), offline=args.offline, stats_cache=args.stats_cache,
             use_cache=not args.no_cache, device=args.device, resamples=args.set_resamples,
-            seed=args.seed, alpha=args.alpha)
+            seed=args.seed, alpha=args.alpha,
+            allow_different_weights=args.allow_different_weights)
     if per_pair is None or per_pair:
         results = compare_run(args.run_dir, model_a, model_b, keys=per_pair,
-                              resamples=args.resamples, alpha=args.alpha, seed=args.seed)
+                              resamples=args.resamples, alpha=args.alpha, seed=args.seed,
+                              allow_different_weights=args.allow_different_weights)
         print(format_comparisons(model_a, model_b, results, args.run_dir), flush=True)
     if job is not None:
         result = job.run(progress=not args.quiet)

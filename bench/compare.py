@@ -27,6 +27,12 @@ fewer of them (``MetricSettings.bootstrap_set``, 100)::
 ``prepare_set_level`` refuses (BenchError) when the dataset on disk no longer gives the run's
 pairs (pairs hash); a run made with ``--no-images``, or weights that are missing, make the
 set-level comparison unavailable with the reason, never a number from random weights.
+
+Weights (:mod:`bench.provenance`): two models' values computed with different pretrained files
+(e.g. PCKh from Keypoint R-CNN for one and a keypoint CSV for the other), and a set-level
+recomputation whose Inception file is not the one the run's records name (SHA-256), are refused
+(BenchError) unless ``allow_different_weights``; values from unpublished files are labelled
+``(other weights)`` in the output.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.outputs import read_pair_table
+from bench.provenance import OTHER_WEIGHTS, other_weights, other_weights_notes, weights_difference
 from bench.records import KIND_METRIC, Record, read_records
 from bench.stats import JOINT_BOOTSTRAP, Comparison, paired_comparison, paired_set_comparison
 
@@ -60,7 +67,8 @@ def resolve_models(run_dir: Path, names) -> tuple[str, ...]:
 
 
 def compare_run(run_dir: Path, model_a: str, model_b: str, *, keys=None, resamples: int = 10000,
-                alpha: float = 0.05, seed: int = 0, level: float = 0.95) -> dict[str, Comparison]:
+                alpha: float = 0.05, seed: int = 0, level: float = 0.95,
+                allow_different_weights: bool = False) -> dict[str, Comparison]:
     run_dir = Path(run_dir)
     model_a, model_b = resolve_models(run_dir, (model_a, model_b))
     idx_a, val_a = read_pair_values(run_dir / "per_pair" / f"{model_a}.csv")
@@ -74,6 +82,8 @@ def compare_run(run_dir: Path, model_a: str, model_b: str, *, keys=None, resampl
                 f"{run_dir / 'per_pair'} (available: {', '.join(common) or 'none'})"
             )
         common = list(keys)
+    if not allow_different_weights:
+        check_same_weights(run_dir, model_a, model_b, common)
     order_a = np.argsort(idx_a, kind="stable")
     order_b = np.argsort(idx_b, kind="stable")
     if not np.array_equal(idx_a[order_a], idx_b[order_b]):
@@ -85,6 +95,34 @@ def compare_run(run_dir: Path, model_a: str, model_b: str, *, keys=None, resampl
     }
 
 
+ALLOW_HINT = ("pass --allow-different-weights to compare them anyway, or leave the key out "
+              "with --metrics")
+
+
+def check_same_weights(run_dir: Path, model_a: str, model_b: str, keys) -> None:
+    """BenchError when a key's values of the two models were computed with different
+    pretrained files (as their records say)."""
+    recorded = _recorded(run_dir)
+    for key in keys:
+        ra, rb = recorded.get((model_a, key)), recorded.get((model_b, key))
+        why = (weights_difference(ra, rb, (model_a, model_b))
+               if ra is not None and rb is not None else None)
+        if why is not None:
+            raise BenchError(f"{key} of {model_a} and {model_b} in {run_dir} were computed with "
+                             f"different weights ({why}): not comparable; {ALLOW_HINT}")
+
+
+def _weights_lines(recorded: dict[tuple[str, str], Record], models, keys) -> list[str]:
+    """Footnotes on values computed with unpublished weights, for the compared keys."""
+    chosen = [r for (m, k), r in recorded.items() if m in models and k in keys]
+    return [f"  note: {n}" for n in other_weights_notes(chosen)]
+
+
+def _labelled(key: str, recorded: dict[tuple[str, str], Record], models) -> str:
+    used = any(other_weights(recorded[(m, key)]) for m in models if (m, key) in recorded)
+    return f"{key} ({OTHER_WEIGHTS})" if used else key
+
+
 def _directions(run_dir: Path | None) -> dict[str, bool]:
     if run_dir is None or not (Path(run_dir) / "records.jsonl").is_file():
         return {}
@@ -93,13 +131,16 @@ def _directions(run_dir: Path | None) -> dict[str, bool]:
 
 
 def _comparison_line(key: str, c: Comparison, model_a: str, model_b: str,
-                     higher: dict[str, bool]) -> str:
+                     higher: dict[str, bool], metric_key: str | None = None) -> str:
+    """One line per key; ``key`` is the label shown, ``metric_key`` the record key (default
+    ``key``) whose direction decides which model is better."""
+    metric_key = key if metric_key is None else metric_key
     if np.isnan(c.p_value):
         return f"  {key}: not comparable ({c.n} pairs with values for both)"
     verdict = "significant" if c.significant else "not significant"
     better = ""
-    if c.significant and key in higher:
-        a_better = (c.difference > 0) == higher[key]
+    if c.significant and metric_key in higher:
+        a_better = (c.difference > 0) == higher[metric_key]
         better = f", {model_a if a_better else model_b} better"
     resamples = f", {c.resamples} resamples" if c.method == JOINT_BOOTSTRAP else ""
     return (
@@ -113,7 +154,11 @@ def format_comparisons(model_a: str, model_b: str, results: dict[str, Comparison
                        run_dir: Path | None = None) -> str:
     higher = _directions(run_dir)
     lines = [f"{model_a} - {model_b} on the same pairs (paired bootstrap interval, sign-flip test)"]
-    lines.extend(_comparison_line(key, c, model_a, model_b, higher) for key, c in results.items())
+    models = (model_a, model_b)
+    recorded = _recorded(run_dir) if run_dir is not None else {}
+    lines.extend(_comparison_line(_labelled(key, recorded, models), c, model_a, model_b, higher,
+                                  key) for key, c in results.items())
+    lines.extend(_weights_lines(recorded, models, results))
     return "\n".join(lines)
 
 
@@ -377,12 +422,14 @@ def prepare_set_level(
     run_dir: Path, model_a: str, model_b: str, keys=None, *, data_root: Path | None = None,
     weights=(), offline: bool = False, stats_cache: Path | None = None, use_cache: bool = True,
     device: str = "cpu", resamples: int | None = None, seed: int = 0, level: float = 0.95,
-    alpha: float = 0.05,
+    alpha: float = 0.05, allow_different_weights: bool = False,
 ) -> SetLevelJob:
     """Check everything a set-level comparison needs before any work: the run's configuration
     and saved images, the dataset (pairs hash: BenchError when it no longer matches) and the
     metrics' weights (``weights``: (network, path) overriding the run's; ``offline`` or a run
-    made offline: never download). What cannot be computed is in ``job.unavailable``."""
+    made offline: never download). What cannot be computed is in ``job.unavailable``.
+    Weights found now that are not the files the run's records name (SHA-256) are refused
+    (BenchError) unless ``allow_different_weights``."""
     from bench.api import build_metrics, metric_settings
     from bench.config import RunConfig
     from bench.metrics import METRICS
@@ -449,10 +496,35 @@ def prepare_set_level(
                 if key in keys:
                     job.unavailable[key] = reason
             continue
+        differs = _weights_now_vs_run(run_dir, (model_a, model_b), ma, keys)
+        if differs is not None:
+            if not allow_different_weights:
+                raise BenchError(f"{differs}: the recomputed values would not be the run's; "
+                                 f"pass --weights NETWORK=FILE of the run's file, or "
+                                 f"{ALLOW_HINT}")
+            job.notes.append(f"{differs}; compared as asked (--allow-different-weights)")
         available[0].append(ma)
         available[1].append(mb)
     job.metrics = available
     return job
+
+
+def _weights_now_vs_run(run_dir: Path, models, metric, keys) -> str | None:
+    """Why the files ``metric`` was built with now are not those the run's records name, or
+    None (same files, or a run that recorded none)."""
+    now = {n: e["sha256"] for n, e in metric.weights_used().items()}
+    recorded = _recorded(Path(run_dir))
+    for model in models:
+        for key in metric.result_keys():
+            rec = recorded.get((model, key))
+            if key not in keys or rec is None:
+                continue
+            ran = {n: e.get("sha256") for n, e in (rec.extra.get("weights") or {}).items()}
+            if ran and ran != now:
+                parts = [f"{n} {str(ran.get(n))[:8]} in the run, {str(now.get(n))[:8]} now"
+                         for n in sorted(set(ran) | set(now)) if ran.get(n) != now.get(n)]
+                return f"{key} of {model}: different weights ({', '.join(parts)})"
+    return None
 
 
 def format_set_level(model_a: str, model_b: str, result: SetLevelResult,
@@ -467,8 +539,11 @@ def format_set_level(model_a: str, model_b: str, result: SetLevelResult,
         ]
     else:
         lines = [f"{model_a} - {model_b}, set-level metrics"]
+    models = (model_a, model_b)
+    recorded = _recorded(run_dir) if run_dir is not None else {}
     for key, c in result.comparisons.items():
-        lines.append(_comparison_line(key, c, model_a, model_b, higher))
+        lines.append(_comparison_line(_labelled(key, recorded, models), c, model_a, model_b,
+                                      higher, key))
     for key, reason in result.unavailable.items():
         lines.append(f"  {key}: unavailable: {reason}")
     floor = 2 / (result.resamples + 1) if result.resamples else 1.0
@@ -477,4 +552,5 @@ def format_set_level(model_a: str, model_b: str, result: SetLevelResult,
             f"  note: with {result.resamples} resamples the smallest p-value is {floor:.3g}, not "
             f"below {result.alpha:g}: no difference can be significant; raise --set-resamples")
     lines.extend(f"  note: {n}" for n in result.notes)
+    lines.extend(_weights_lines(recorded, models, result.comparisons))
     return "\n".join(lines)

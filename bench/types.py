@@ -174,3 +174,9 @@ class Metric(ABC):
     def summary_extra(self) -> dict:
         """Settings and side figures that go on the metric's records (splits, seeds, stds)."""
         return {}
+
+    def weights_used(self) -> dict[str, dict]:
+        """The pretrained files behind the values: ``{network: {"file", "sha256",
+        "published"}}`` (:meth:`bench.weights.WeightsUsed.record`), put on every record as
+        ``extra["weights"]`` (:mod:`bench.provenance`); empty for metrics without a network."""
+        return {}

@@ -16,13 +16,24 @@ naming the file, every place looked in and how to provide it::
 A file is identified by the first 8 hex digits of its SHA-256, which the torch hub convention
 puts in the file name (``alexnet-owt-7be5be79.pth``); a file whose checksum does not match
 is never installed or used silently.
+
+Weights are data, never code: every file is read by :func:`load_state_dict` (the bytes are
+hashed, then unpickled with ``torch.load(weights_only=True)``, which refuses anything but
+tensors and plain containers) and the libraries are handed tensors, never a path they would
+unpickle themselves. The result says which file it was and whether it is the published one,
+which every metric record carries (``extra["weights"]``, :mod:`bench.provenance`)::
+
+    state, used = load_state_dict("alexnet", path)   # WeightsUnavailableError naming the file
+    used.record()    # {"file": "...", "sha256": "<64 hex>", "published": True}
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +58,15 @@ class WeightsSpec:
     location: str = HUB  # HUB or PACKAGE
     package_path: tuple[str, ...] = ()  # for PACKAGE: (module, relative path inside it)
     description: str = ""
+    # the whole SHA-256 of the published file, where it is known (files shipped in a package)
+    published_sha256: str | None = None
+
+    def is_published(self, sha256: str) -> bool:
+        """Whether a file with this SHA-256 is the one the library publishes: the whole hash
+        where it is known, else the prefix of the hub file name (torch hub's own check)."""
+        if self.published_sha256 is not None:
+            return sha256 == self.published_sha256
+        return self.sha256_prefix is not None and sha256.startswith(self.sha256_prefix)
 
     def default_path(self) -> Path:
         """Where the library itself looks for the file."""
@@ -100,6 +120,8 @@ _register(WeightsSpec(
     used_by=("lpips",), library="lpips", location=PACKAGE,
     package_path=("lpips", "weights/v0.1/alex.pth"),
     description="LPIPS v0.1 linear layers on AlexNet (shipped with the lpips package)",
+    # sha256 of lpips/weights/v0.1/alex.pth as shipped in the lpips 0.1.4 wheel (PyPI)
+    published_sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
 ))
 _register(WeightsSpec(
     name="keypointrcnn", file="keypointrcnn_resnet50_fpn_coco-fc266e95.pth",
@@ -143,10 +165,10 @@ class WeightsStatus:
 
     @property
     def checksum_ok(self) -> bool | None:
-        """True/False when both the file's hash and an expected prefix are known."""
-        if self.sha256 is None or self.spec.sha256_prefix is None:
+        """Whether the file is the published one; None when its hash was not computed."""
+        if self.sha256 is None:
             return None
-        return self.sha256.startswith(self.spec.sha256_prefix)
+        return self.spec.is_published(self.sha256)
 
 
 def locate(name: str, explicit: str | Path | None = None, *, checksum: bool = False) -> WeightsStatus:
@@ -212,6 +234,58 @@ def resolve(name: str, explicit: str | Path | None = None, *, download: bool = T
     )
 
 
+@dataclass(frozen=True)
+class WeightsUsed:
+    """The file a network was loaded from: what every metric record names."""
+
+    network: str
+    path: Path
+    sha256: str
+    published: bool
+
+    def record(self) -> dict:
+        """The entry of ``extra["weights"][network]`` on a metric record."""
+        return {"file": str(self.path), "sha256": self.sha256, "published": self.published}
+
+
+def load_state_dict(network: str, path: str | Path) -> tuple[dict, WeightsUsed]:
+    """Read a weights file as data: ``(state dict of tensors, WeightsUsed)``.
+
+    The bytes are read once, hashed, and unpickled with ``torch.load(weights_only=True)``
+    (which refuses to construct anything but tensors and plain containers, so a crafted pickle
+    cannot run code); the result must be a mapping of names to tensors. Any failure is a
+    :class:`WeightsUnavailableError` naming the file. ``network`` is the registry name
+    (:data:`WEIGHTS`) the file stands for, which decides whether it is the published file."""
+    import torch
+
+    spec = WEIGHTS.get(network)
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise WeightsUnavailableError(
+            f"{spec.name} weights file {path} cannot be read: {exc.strerror or exc}") from None
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4" of a plain pickle
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many kinds on foreign or crafted bytes
+        first = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise WeightsUnavailableError(
+            f"{spec.name} weights file {path} (sha256 {sha[:16]}...) is not a state dict of "
+            f"tensors that torch.load(weights_only=True) accepts, and files are never loaded "
+            f"any other way: {type(exc).__name__}: {first}") from None
+    if not isinstance(state, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        found = (f"a mapping with values {sorted({type(v).__name__ for v in state.values()})}"
+                 if isinstance(state, Mapping) else f"a {type(state).__name__}")
+        raise WeightsUnavailableError(
+            f"{spec.name} weights file {path} holds {found}, not a state dict of tensors")
+    used = WeightsUsed(network=spec.name, path=path, sha256=sha, published=spec.is_published(sha))
+    return dict(state), used
+
+
 def identify(path: Path) -> tuple[WeightsSpec | None, str]:
     """The known network a file is (by its SHA-256 prefix), and its SHA-256."""
     sha = sha256_file(path)
@@ -268,8 +342,11 @@ def format_status(statuses: list[WeightsStatus]) -> str:
     for st in statuses:
         spec = st.spec
         if st.present:
-            check = {True: "checksum ok", False: f"CHECKSUM MISMATCH (expected {spec.sha256_prefix}...)",
-                     None: "no published checksum"}[st.checksum_ok]
+            expected = (spec.published_sha256 or spec.sha256_prefix or "")[:16]
+            check = {True: "checksum ok (the published file)",
+                     False: f"NOT the published file (expected sha256 {expected}...): values "
+                            "computed with it are labelled (other weights)",
+                     None: "checksum not computed"}[st.checksum_ok]
             state = f"present  sha256 {st.sha256}  {check}"
         else:
             state = "MISSING  " + (f"download: {spec.url}" if spec.url

@@ -206,7 +206,7 @@ def test_oracle_against_source_recomputes_the_runs_values_and_is_significant(sco
     fid = result.comparisons["fid"]  # oracle's images are the targets: FID 0 on any resample
     assert fid.interval[1] < 0 and fid.p_value == pytest.approx(2 / 101) and fid.significant
     text = format_set_level("oracle", "source", result, scored_run)
-    line = next(li for li in text.splitlines() if li.startswith("  fid:"))
+    line = next(li for li in text.splitlines() if li.startswith("  fid (other weights):"))
     assert "n = 5, 100 resamples: significant at 0.05, oracle better" in line
     assert "real features: cache hit" in text  # the run wrote them; none recomputed
     assert "the run recorded" not in text  # no value differs from the run's

@@ -150,6 +150,10 @@ class _SetMetric(Metric):
     def n_items(self) -> int:
         return int(sum(len(p) for p in self._parts))
 
+    def weights_used(self) -> dict[str, dict]:
+        used = self.inception.weights_used
+        return {used.network: used.record()}
+
 
 class InceptionScore(_SetMetric):
     """PATN's Inception Score on the generated set (torch-fidelity, TF-compatible Inception)."""

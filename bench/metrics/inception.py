@@ -32,7 +32,7 @@ from bench.errors import MetricUnavailableError, WeightsUnavailableError
 from bench.metrics.masks import pose_masks
 from bench.metrics.settings import MetricSettings, settings_of, shared_once
 from bench.types import PairBatch
-from bench.weights import resolve, sha256_file
+from bench.weights import load_state_dict, resolve
 
 EXTRACTOR = "inception-v3-compat"
 POOL, LOGITS = "2048", "logits_unbiased"
@@ -52,16 +52,22 @@ def _torch_fidelity():
 
 
 class InceptionFeatures:
-    """torch-fidelity's InceptionV3 on the run's device, with a per-batch memo."""
+    """torch-fidelity's InceptionV3 on the run's device, with a per-batch memo.
+
+    The weights file is read by :func:`bench.weights.load_state_dict` (data only) and handed
+    to torch-fidelity as tensors: its own loader would unpickle the file with
+    ``torch.load(weights_only=False)``, so it only ever sees a buffer we serialised from the
+    checked tensors. ``weights_used`` says which file it was (SHA-256, published or not)."""
 
     def __init__(self, settings: MetricSettings) -> None:
         path = resolve("inception-fid", settings.weights_path("inception-fid"),
                        download=settings.download)
+        state, self.weights_used = load_state_dict("inception-fid", path)
         tf = _torch_fidelity()
         try:
             net = tf.utils.create_feature_extractor(
                 EXTRACTOR, [POOL, LOGITS], cuda=False, verbose=False,
-                feature_extractor_weights_path=str(path))
+                feature_extractor_weights_path=_tensors_only_buffer(state))
         except (RuntimeError, KeyError, ValueError, OSError, EOFError) as exc:
             raise WeightsUnavailableError(
                 f"Inception weights {path} could not be loaded: {type(exc).__name__}: "
@@ -70,7 +76,7 @@ class InceptionFeatures:
         self.device = settings.device
         self.batch_size = settings.batch_size
         self.extractor_id = (f"torch-fidelity {tf.__version__} {EXTRACTOR} "
-                             f"sha256:{sha256_file(path)[:16]}")
+                             f"sha256:{self.weights_used.sha256[:16]}")
         self._memo: dict = {}
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +109,15 @@ class InceptionFeatures:
         return memo[masked]
 
 
+def _tensors_only_buffer(state: dict[str, torch.Tensor]) -> io.BytesIO:
+    """What torch-fidelity's extractor reads instead of the user's file: the checked tensors
+    (a dict of plain tensors, nothing else), serialised by us into memory."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach() for k, v in state.items()}, buffer)
+    buffer.seek(0)
+    return buffer
+
+
 def shared_inception(shared: dict) -> InceptionFeatures:
     """The run's Inception, built on first use; a failure is remembered and re-raised."""
     return shared_once(shared, _SHARED_NET, lambda: InceptionFeatures(settings_of(shared)),
@@ -121,16 +136,29 @@ def _hash_files(paths, digest) -> None:
             digest.update(b"<unreadable>")
 
 
-def _load_cache(path: Path) -> dict | None:
+def _load_cache(path: Path) -> dict | str:
+    """The cached features, or why the file was not used (absent, unreadable, of another
+    format). Read as data only (``allow_pickle=False``): a file holding pickled objects is
+    refused, then recomputed and rewritten."""
+    if not path.is_file():
+        return "absent"
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             if meta.get("format") != CACHE_FORMAT:
-                return None
+                return f"format {meta.get('format')!r}, expected {CACHE_FORMAT!r}"
             return {"names": list(meta["names"]), "pool": data["pool"].astype(np.float32),
                     "meta": meta}
-    except (OSError, ValueError, KeyError):
-        return None  # unreadable or partial: recomputed and rewritten
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"unreadable ({type(exc).__name__}: {' '.join(str(exc).split())[:160]})"
+
+
+def _cache_state(path: Path, cached: dict | str) -> str:
+    if isinstance(cached, dict):
+        return f"hit {path}"
+    if cached == "absent":
+        return f"miss {path}"
+    return f"miss {path}: not used, {cached}; recomputed"
 
 
 def _save_cache(path: Path, names: list[str], pool: np.ndarray, meta: dict) -> None:
@@ -165,11 +193,9 @@ class RealTargets:
             self.key = digest.hexdigest()
             self.cache_path = settings.cache_dir() / f"targets-{self.key[:32]}.npz"
             cached = _load_cache(self.cache_path)
-            if cached is not None:
+            if isinstance(cached, dict):
                 self._rows = dict(zip(cached["names"], cached["pool"], strict=True))
-                self.cache_state = f"hit {self.cache_path}"
-            else:
-                self.cache_state = f"miss {self.cache_path}"
+            self.cache_state = _cache_state(self.cache_path, cached)
         self._saved = self.cache_state.startswith("hit")
         self.computed = 0  # images passed through Inception in this run
 
@@ -234,11 +260,9 @@ class RealFolder:
             _hash_files(self.files, digest)
             self.cache_path = settings.cache_dir() / f"train-{digest.hexdigest()[:32]}.npz"
             cached = _load_cache(self.cache_path)
-            if cached is not None:
+            if isinstance(cached, dict):
                 self._pool = cached["pool"]
-                self.cache_state = f"hit {self.cache_path}"
-            else:
-                self.cache_state = f"miss {self.cache_path}"
+            self.cache_state = _cache_state(self.cache_path, cached)
         self.computed = 0
 
     def add(self, batch: PairBatch) -> None:

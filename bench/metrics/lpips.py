@@ -14,8 +14,9 @@ expects; passing [0, 1] images, a common mistake, gives different numbers (a tes
 
 Weights: the AlexNet trunk is torchvision's ImageNet file (``alexnet-owt-7be5be79.pth`` in the
 torch hub cache, or ``--weights alexnet=PATH``); the linear layers ship with the package
-(``lpips/weights/v0.1/alex.pth``, or ``--weights lpips-alex-v0.1=PATH``). Both are loaded
-strictly: a missing or mismatching file makes the metric unavailable, never random.
+(``lpips/weights/v0.1/alex.pth``, or ``--weights lpips-alex-v0.1=PATH``). Both are read as data
+(:func:`bench.weights.load_state_dict`) and loaded strictly: a missing, mismatching or crafted
+file makes the metric unavailable, never random; ``LPIPS.weights_used()`` names both files.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from bench.errors import WeightsUnavailableError
 from bench.metrics.base import PerPairMean
 from bench.metrics.settings import MetricSettings, settings_of, shared_once
 from bench.types import PairBatch
-from bench.weights import resolve
+from bench.weights import load_state_dict, resolve
 
 _SHARED_NET = "bench.metrics.lpips/net"
 
@@ -42,12 +43,18 @@ def _import_lpips():
 
 
 def build_lpips(settings: MetricSettings) -> torch.nn.Module:
-    """``lpips.LPIPS(net='alex', version='0.1')`` with its two weight files loaded strictly."""
+    """``lpips.LPIPS(net='alex', version='0.1')`` with its two weight files loaded strictly.
+
+    Both files are read as data (:func:`bench.weights.load_state_dict`) and handed to the
+    network as tensors; the package is built with ``pretrained=False`` so it loads nothing
+    itself. The files used are on ``net.weights_used`` (network -> WeightsUsed)."""
     import torchvision
 
     trunk_path = resolve("alexnet", settings.weights_path("alexnet"), download=settings.download)
     lin_path = resolve("lpips-alex-v0.1", settings.weights_path("lpips-alex-v0.1"),
                        download=settings.download)
+    trunk, trunk_used = load_state_dict("alexnet", trunk_path)
+    linear, lin_used = load_state_dict("lpips-alex-v0.1", lin_path)
     lpips = _import_lpips()
     with warnings.catch_warnings():  # torchvision's deprecation of `pretrained=False`
         warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
@@ -55,20 +62,27 @@ def build_lpips(settings: MetricSettings) -> torch.nn.Module:
                           verbose=False)
     alexnet = torchvision.models.alexnet()
     try:
-        alexnet.load_state_dict(torch.load(trunk_path, map_location="cpu", weights_only=True))
-        linear = torch.load(lin_path, map_location="cpu", weights_only=True)
-        expected = {k for k in net.state_dict() if k.startswith("lin") and not k.startswith("lins.")}
-        missing = sorted(expected - set(linear))
+        alexnet.load_state_dict(trunk)
+    except RuntimeError as exc:
+        raise WeightsUnavailableError(
+            f"LPIPS trunk weights {trunk_path} could not be loaded into torchvision's AlexNet: "
+            f"{' '.join(str(exc).split())[:300]}") from None
+    expected = {k for k in net.state_dict() if k.startswith("lin") and not k.startswith("lins.")}
+    missing = sorted(expected - set(linear))
+    try:
         if missing:
             raise RuntimeError(f"missing keys {missing[:3]}")
         net.load_state_dict({k: linear[k] for k in expected}, strict=False)
-    except (RuntimeError, KeyError, ValueError, OSError) as exc:
+    except RuntimeError as exc:
         raise WeightsUnavailableError(
-            f"LPIPS weights {trunk_path} / {lin_path} could not be loaded: {exc}") from None
+            f"LPIPS linear-layer weights {lin_path} could not be loaded into lpips v0.1 (alex): "
+            f"{' '.join(str(exc).split())[:300]}") from None
     for slice_ in (net.net.slice1, net.net.slice2, net.net.slice3, net.net.slice4, net.net.slice5):
         for index, module in slice_.named_children():
             module.load_state_dict(alexnet.features[int(index)].state_dict())
-    return net.eval().requires_grad_(False).to(settings.device)
+    net = net.eval().requires_grad_(False).to(settings.device)
+    net.weights_used = {"alexnet": trunk_used, "lpips-alex-v0.1": lin_used}
+    return net
 
 
 def shared_lpips(shared: dict) -> torch.nn.Module:
@@ -96,6 +110,9 @@ class LPIPS(PerPairMean):
         self.net = shared_lpips(shared)
         self.device = settings_of(shared).device
         super().__init__(shared, model)
+
+    def weights_used(self) -> dict[str, dict]:
+        return {name: used.record() for name, used in self.net.weights_used.items()}
 
     def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
         if len(fake) == 0:

@@ -165,6 +165,9 @@ class PCKh(Metric):
     def compute(self) -> dict[str, float]:
         return self.compute_on(np.arange(self.n_items()))
 
+    def weights_used(self) -> dict[str, dict]:
+        return {name: used.record() for name, used in self.estimator.weights_used.items()}
+
     def summary_extra(self) -> dict:
         correct, valid = self._arrays()
         keep = valid >= 0

@@ -20,6 +20,8 @@ their answers up instead of computing them::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import numpy as np
 
@@ -30,6 +32,8 @@ class PoseEstimator(ABC):
     name: str = ""
     version: str = "1"
     weights: str | None = None  # bench.weights name of the network it needs, if any
+    # the files its network was loaded from: bench.weights.WeightsUsed by network name
+    weights_used: Mapping = MappingProxyType({})
 
     @classmethod
     def from_settings(cls, settings) -> PoseEstimator:

@@ -22,7 +22,7 @@ import torch
 from bench.errors import WeightsUnavailableError
 from bench.keypoints import MISSING, NUM_JOINTS
 from bench.pose.base import PoseEstimator
-from bench.weights import resolve
+from bench.weights import load_state_dict, resolve
 
 # 18-point index -> COCO-17 index (neck: from the shoulders)
 COCO17_FOR_18 = {0: 0, 2: 6, 3: 8, 4: 10, 5: 5, 6: 7, 7: 9, 8: 12, 9: 14, 10: 16, 11: 11,
@@ -53,15 +53,17 @@ class KeypointRCNN(PoseEstimator):
                  min_keypoint_score: float = 0.0, batch_size: int = 8) -> None:
         import torchvision
 
+        state, used = load_state_dict("keypointrcnn", weights_path)  # data only
         net = torchvision.models.detection.keypointrcnn_resnet50_fpn(
             weights=None, weights_backbone=None)
         try:
-            net.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
-        except (RuntimeError, KeyError, ValueError, OSError, EOFError) as exc:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
             raise WeightsUnavailableError(
                 f"Keypoint R-CNN weights {weights_path} could not be loaded: "
                 f"{type(exc).__name__}: {str(exc)[:300]}") from None
         self.net = net.eval().to(device)
+        self.weights_used = {used.network: used}
         self.device = device
         self.min_person_score = float(min_person_score)
         self.min_keypoint_score = float(min_keypoint_score)

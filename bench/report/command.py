@@ -151,7 +151,8 @@ def cmd_regression(args: argparse.Namespace) -> int:
     from bench.report.regression import RegressionConfig, compare_runs, to_markdown
 
     config = RegressionConfig(timing_band=args.timing_band, overrides=tuple(args.tolerance),
-                              models=args.models, keys=args.metrics, strict=args.strict)
+                              models=args.models, keys=args.metrics, strict=args.strict,
+                              allow_different_weights=args.allow_different_weights)
     report = compare_runs(args.runs[0], args.runs[1], config)
     text = to_markdown(report, show_all=args.all)
     print(text, end="")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from bench.models.base import UNTRAINED
+from bench.provenance import other_weights_label, other_weights_notes
 from bench.records import (
     KIND_EFFICIENCY,
     KIND_METRIC,
@@ -58,7 +59,8 @@ def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
     for key, r in keys.items():
         arrow = "" if r.higher_is_better is None else (" ↑" if r.higher_is_better else " ↓")
         unit = f" ({r.unit})" if r.unit else ""
-        header.append(f"{key}{unit}{arrow}")
+        weights = other_weights_label(i["cells"][key] for i in models.values() if key in i["cells"])
+        header.append(f"{key}{unit}{arrow}{weights}")
     header += ["pairs", "errors"]
     rows = []
     for model, info in models.items():
@@ -118,6 +120,7 @@ def _quality_table(records: list[Record]) -> str:
         lines.append("* incomplete: " + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
     if any(r.checkpoint == UNTRAINED for r in records):
         lines.append("(untrained): seeded initial weights, not a trained model's numbers")
+    lines.extend(other_weights_notes(r for r in records if r.kind == KIND_METRIC))
     protocol = next((f"{r.protocol} v{r.protocol_version}" for r in records), None)
     if protocol:
         first = records[0]

@@ -8,7 +8,8 @@ Formatting happens here and only here (precision, scale, bold, arrows, marks)::
 
 * ``csv``: raw values as recorded (full precision, unscaled), one row per model, units in the
   headers, ``KEY_ci_low``/``KEY_ci_high`` where intervals exist, ``KEY_status`` where a cell is
-  not a plain value; for spreadsheets and scripts.
+  not a plain value, ``KEY_other_weights`` where a value used unpublished weights; for
+  spreadsheets and scripts.
 * ``md``: a GitHub table, best in bold, notes below as a list.
 * ``tex``: a ``table`` float with a ``tabular`` in booktabs rules (``\\usepackage{booktabs}``
   is all it needs), bounds in a block under a ``\\midrule``, notes in ``\\footnotesize`` under
@@ -61,6 +62,7 @@ def to_csv(table: Table) -> str:
                      for j in range(len(table.columns))]
     with_status = [any(r.cells[j].status != OK for r in table.rows)
                    for j in range(len(table.columns))]
+    with_weights = [bool(col.other_weights) for col in table.columns]
     for j, col in enumerate(table.columns):
         unit = f" ({col.record_unit})" if col.record_unit else ""
         header.append(col.key + unit)
@@ -68,6 +70,8 @@ def to_csv(table: Table) -> str:
             header += [f"{col.key}_ci_low", f"{col.key}_ci_high"]
         if with_status[j]:
             header.append(f"{col.key}_status")
+        if with_weights[j]:
+            header.append(f"{col.key}_other_weights")  # bench.provenance
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -81,6 +85,8 @@ def to_csv(table: Table) -> str:
                          "" if cell.high is None else repr(float(cell.high))]
             if with_status[j]:
                 line.append(cell.status)
+            if with_weights[j]:
+                line.append(str(row.model in table.columns[j].other_weights).lower())
         writer.writerow(line)
     return out.getvalue()
 

@@ -13,7 +13,8 @@ returns :class:`Skip` with the reason, which the report prints as a note: never 
 Style: the Okabe-Ito palette (distinguishable with every common colour-vision deficiency),
 one colour and marker per model across all figures, labelled axes with units, reference
 bounds as dashed horizontal lines (they calibrate, they are not points on a frontier),
-untrained models as hollow markers labelled ``(untrained)``.
+untrained models as hollow markers labelled ``(untrained)``, and a metric axis whose values came
+from unpublished weights files labelled ``(other weights)`` (:mod:`bench.provenance`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from bench.models.base import UNTRAINED
+from bench.provenance import other_weights_label
 from bench.records import KIND_METRIC, Record
 from bench.registry import Registry
 from bench.report.columns import SWEEP_PREFIX, column_format, device_of
@@ -103,12 +105,12 @@ def _quality_key(records: list[Record], options: PlotOptions) -> str | None:
     return next((k for k in PREFERRED_QUALITY if k in keys), keys[0] if keys else None)
 
 
-def _axis_label(key: str, record: Record) -> str:
+def _axis_label(key: str, record: Record, plotted=()) -> str:
     fmt = column_format(key, record.unit, None)
     unit = f" ({fmt.unit})" if fmt.unit else ""
     arrow = "" if record.higher_is_better is None else (
         ", higher is better" if record.higher_is_better else ", lower is better")
-    return f"{fmt.label}{unit}{arrow}"
+    return f"{fmt.label}{other_weights_label([record, *plotted])}{unit}{arrow}"
 
 
 def _figure(options: PlotOptions, ncols: int = 1) -> Figure:
@@ -167,7 +169,7 @@ def _frontier(records: list[Record], options: PlotOptions, cost_key: str, cost_n
     if min(xs) > 0 and max(xs) / min(xs) > 20:
         ax.set_xscale("log")
     ax.set_xlabel(f"{fmt.label} ({fmt.unit}), lower is better" if fmt.unit else fmt.label)
-    ax.set_ylabel(_axis_label(quality, first_q))
+    ax.set_ylabel(_axis_label(quality, first_q, qual.values()))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="best")
     ax.set_title(f"{quality} vs {cost_name}", fontsize=10)
@@ -227,7 +229,7 @@ def metric_bars(records: list[Record], options: PlotOptions) -> dict[str, Figure
                       [models[m].name + (" (bound)" if models[m].bound else "")
                        + (" (untrained)" if models[m].untrained else "") for m in shown],
                       rotation=30, ha="right", fontsize=7)
-        ax.set_ylabel(_axis_label(key, recs[shown[0]]), fontsize=8)
+        ax.set_ylabel(_axis_label(key, recs[shown[0]], recs.values()), fontsize=8)
         title = key + (f" ({', '.join(infinite)}: infinite, not drawn)" if infinite else "")
         ax.set_title(title, fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)

@@ -18,7 +18,12 @@ Per model and key present in either run, the change and a verdict:
 * **comparability**: a different pair list (``pairs_sha256``), protocol version or metric version
   makes the key *incomparable*, a regression; so does a value that disappeared (the key is
   missing in the candidate, or became an error or unavailable). Keys new in the candidate are
-  listed and never fail.
+  listed and never fail;
+* **weights**: a value computed with other pretrained files than its counterpart (SHA-256 of
+  each file, ``extra["weights"]``, :mod:`bench.provenance`; or recorded on one side only) is
+  *incomparable* unless ``allow_different_weights`` (``--allow-different-weights``) is set,
+  which compares the values and says so in the *why* column. Values computed with unpublished
+  weights are listed in the notes.
 
 Exit code: 1 when anything regressed (with ``strict``, also on improvements and direction-less
 changes: CI against a committed reference, where every change must come with a refreshed
@@ -29,9 +34,10 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench.provenance import other_weights_notes, weights_difference
 from bench.records import KIND_METRIC, KIND_UNAVAILABLE, Record
 from bench.report.columns import column_format
 from bench.report.runs import KIND_EFFICIENCY, RunData, load_run
@@ -74,6 +80,7 @@ class RegressionConfig:
     models: tuple[str, ...] | None = None
     keys: tuple[str, ...] | None = None
     strict: bool = False
+    allow_different_weights: bool = False  # compare values made with different weight files
 
     def tolerance(self, key: str) -> Tolerance:
         for pattern, tol in self.overrides:
@@ -161,6 +168,20 @@ def _compare(b: Record, c: Record, config: RegressionConfig, same_machine: bool,
         if getattr(b, field_) != getattr(c, field_):
             return Change(**change, status=INCOMPARABLE,
                           why=f"{what} {getattr(b, field_)} -> {getattr(c, field_)}")
+    weights = (weights_difference(b, c, ("baseline", "candidate"))
+               if b.kind == c.kind == KIND_METRIC else None)
+    if weights is not None and not config.allow_different_weights:
+        return Change(**change, status=INCOMPARABLE,
+                      why=f"{weights} (--allow-different-weights compares them anyway)")
+    found = _compare_values(b, c, bval, cval, change, config, same_machine, machines)
+    if weights is not None:
+        return replace(found, why="; ".join(w for w in (found.why, f"compared as asked: {weights}")
+                                            if w))
+    return found
+
+
+def _compare_values(b: Record, c: Record, bval, cval, change: dict, config: RegressionConfig,
+                    same_machine: bool, machines: str) -> Change:
     if bval is None and cval is None:
         if b.kind == c.kind and b.extra.get("status") == c.extra.get("status"):
             return Change(**change, status=SAME)
@@ -214,6 +235,9 @@ def compare_runs(baseline: Path, candidate: Path, config: RegressionConfig = Reg
                             f"vs {cand.pairs_sha256[:12]}): no value is comparable")
     if not same_machine:
         report.notes.append(f"timing not compared: different machines ({machines})")
+    for run, name in ((base, "baseline"), (cand, "candidate")):
+        report.notes.extend(f"{name}: {note}" for note in other_weights_notes(
+            r for r in run.records if r.kind == KIND_METRIC))
     bvals, cvals = _values(base, config), _values(cand, config)
     for (model, key), b in bvals.items():
         c = cvals.get((model, key))

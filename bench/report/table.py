@@ -11,6 +11,9 @@ Rules, each shown in the notes under the table:
 
 * one row per model; methods first, reference bounds (oracle, source) after them in a block of
   their own; models running untrained weights are labelled ``(untrained)``;
+* a metric column whose values came from weights other than the published files (Inception,
+  AlexNet, ...; :mod:`bench.provenance`) is labelled ``(other weights)``, with a note naming
+  the network and the SHA-256 prefix; a column mixing different weights ranks nothing;
 * one column per metric key (record order), then the efficiency columns picked by prefix
   (:mod:`bench.report.columns`), each with its arrow (higher / lower is better) and unit;
 * best per column in bold: among trained methods with a complete value (at least two),
@@ -26,6 +29,12 @@ import math
 from dataclasses import dataclass
 
 from bench.models.base import UNTRAINED
+from bench.provenance import (
+    other_weights,
+    other_weights_label,
+    other_weights_notes,
+    weights_signature,
+)
 from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_UNAVAILABLE, Record
 from bench.report.columns import DEFAULT_EFFICIENCY, SWEEP_PREFIX, column_format, efficiency_column
 from bench.report.runs import KIND_EFFICIENCY
@@ -62,6 +71,7 @@ class Column:
     scale: float
     group: str  # "quality" or "efficiency"
     record_unit: str | None = None  # the unit of the raw values (CSV)
+    other_weights: frozenset[str] = frozenset()  # models whose value used unpublished weights
 
     @property
     def arrow(self) -> str:
@@ -162,9 +172,13 @@ def _columns(records: list[Record], options: TableOptions) -> list[Column]:
         precision = r.extra.get("precision")
         fmt = column_format(key, r.unit, None if precision is None else int(precision),
                             options.efficiency if group == "efficiency" else ())
-        columns.append(Column(key=key, label=fmt.label, unit=fmt.unit,
-                              higher_is_better=r.higher_is_better, precision=fmt.precision,
-                              scale=fmt.scale, group=group, record_unit=r.unit))
+        values = [v for v in records if v.key == key and v.kind == KIND_METRIC]
+        columns.append(Column(key=key, label=fmt.label + other_weights_label(values),
+                              unit=fmt.unit, higher_is_better=r.higher_is_better,
+                              precision=fmt.precision, scale=fmt.scale, group=group,
+                              record_unit=r.unit,
+                              other_weights=frozenset(v.model for v in values
+                                                      if other_weights(v))))
     return columns
 
 
@@ -184,10 +198,11 @@ def _cell(r: Record | None, options: TableOptions) -> Cell:
     return Cell(float(r.value), OK, low, high)
 
 
-def _mark_best(columns: list[Column], rows: list[Row]) -> list[Row]:
+def _mark_best(columns: list[Column], rows: list[Row], unranked: set[str] = frozenset()
+               ) -> list[Row]:
     best_rows: dict[int, set[int]] = {}
     for j, col in enumerate(columns):
-        if col.higher_is_better is None:
+        if col.higher_is_better is None or col.key in unranked:
             continue
         eligible = [(i, rounded(row.cells[j].value, col)) for i, row in enumerate(rows)
                     if not row.bound and not row.untrained and row.cells[j].status == OK
@@ -228,11 +243,21 @@ def build_table(records: list[Record] | tuple[Record, ...], options: TableOption
                 n=models[m]["n"],
                 cells=tuple(_cell(models[m]["cells"].get(c.key), options) for c in columns))
             for m in order]
-    rows = _mark_best(columns, rows)
     table_records = [r for m in order for r in models[m]["cells"].values()]
+    rows = _mark_best(columns, rows, _mixed_weights(table_records))
     return Table(columns=tuple(columns), rows=tuple(rows),
                  notes=tuple(_notes(records, table_records, columns, rows, device_names or {})),
                  caption=options.caption or _caption(records))
+
+
+def _mixed_weights(table_records: list[Record]) -> set[str]:
+    """Keys whose ranked values (trained methods) were computed with different weights files:
+    not ranked."""
+    signatures: dict[str, set] = {}
+    for r in table_records:
+        if r.kind == KIND_METRIC and not r.reference_bound and r.checkpoint != UNTRAINED:
+            signatures.setdefault(r.key, set()).add(weights_signature(r))
+    return {key for key, found in signatures.items() if len(found) > 1}
 
 
 # -- notes ---------------------------------------------------------------------------------
@@ -270,6 +295,11 @@ def _notes(records, table_records, columns, rows, device_names) -> list[Note]:
                           "copies the input image); it calibrates the table and is not a method."))
     if any(row.untrained for row in rows):
         notes.append(Note("(untrained): seeded initial weights, not a trained model's numbers."))
+    notes.extend(Note(text) for text in other_weights_notes(table_records))
+    mixed = sorted(_mixed_weights(table_records))
+    if mixed:
+        notes.append(Note(f"{', '.join(mixed)}: values computed with different weights files "
+                          "are not ranked against each other."))
     for col in columns:
         spec = efficiency_column(col.key) if col.group == "efficiency" else None
         if spec is not None and spec.note and Note(spec.note) not in notes:
