@@ -129,6 +129,16 @@ def _vgg19_reason(path: Path | None) -> str:
     return str(info.value)
 
 
+def _torchvision_inception_reason(network: str, explicit) -> str:
+    from bench.gfla.inception import load_torchvision_inception
+    from bench.weights import resolve
+
+    with pytest.raises(WeightsUnavailableError) as info:
+        path = resolve(network, explicit[0][1] if explicit else None, download=False)
+        load_torchvision_inception(path, network=network)
+    return str(info.value)
+
+
 # network -> how its user is built (explicit path or None: the library's place)
 USERS = {
     "inception-fid": lambda explicit, extra: _metric_reason("fid", MetricSettings(
@@ -140,6 +150,10 @@ USERS = {
     "keypointrcnn": lambda explicit, extra: _metric_reason("pckh", MetricSettings(
         weights=explicit + extra, download=False, pose_estimator="keypointrcnn")),
     "vgg19": lambda explicit, extra: _vgg19_reason(Path(explicit[0][1]) if explicit else None),
+    "inception-torchvision": lambda explicit, extra: _torchvision_inception_reason(
+        "inception-torchvision", explicit),
+    "inception-torchvision-v0": lambda explicit, extra: _torchvision_inception_reason(
+        "inception-torchvision-v0", explicit),
 }
 
 

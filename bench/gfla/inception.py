@@ -9,11 +9,12 @@ transform_input formula applied to [0, 1] input, a published normalisation bug k
 (PROTOCOL.md 3.9.1). This is not torch-fidelity's TF Inception: its FID is a separate metric::
 
     from bench.gfla.inception import load_torchvision_inception, pool_features
-    net = load_torchvision_inception(path)            # inception_v3_google-0cc3c7bd.pth
-    feats = pool_features(net, images01)              # float32 (N, H, W, 3) in [0, 1] -> (N, 2048)
+    loaded = load_torchvision_inception(path)         # inception_v3_google-0cc3c7bd.pth
+    feats = pool_features(loaded.net, images01)       # float32 (N, H, W, 3) in [0, 1] -> (N, 2048)
+    loaded.weights_used.record()                      # file, SHA-256, published: for the record
 
 Weights: ``inception-torchvision`` (torchvision >= 0.10) and ``inception-torchvision-v0``
-(torchvision <= 0.9) in :mod:`bench.weights`. A file is read with ``torch.load(weights_only=True)``
+(torchvision <= 0.9) in :mod:`bench.weights`. A file is read as data (``bench.weights.load_state_dict``: ``torch.load(weights_only=True)``)
 and loaded strictly into ``inception_v3(weights=None, aux_logits=True, init_weights=False)``;
 the only keys supplied when absent are BatchNorm's ``num_batches_tracked`` counters (files saved
 before torch 0.4.1 lack them; they are unused in eval mode), and the record says so.
@@ -21,7 +22,6 @@ before torch 0.4.1 lack them; they are unused in eval mode), and the record says
 
 from __future__ import annotations
 
-import pickle
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.errors import WeightsUnavailableError
+from bench.weights import WeightsUsed, load_state_dict
 
 INPUT_SIZE = (299, 299)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -49,6 +50,7 @@ class LoadedInception:
     net: nn.Module
     path: Path
     filled_keys: tuple[str, ...]  # num_batches_tracked counters the file lacked
+    weights_used: WeightsUsed  # the file's SHA-256 and whether it is the published one
 
 
 class ScriptInception(nn.Module):
@@ -83,22 +85,15 @@ def build_inception3() -> nn.Module:
     return torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
 
 
-def load_torchvision_inception(path: str | Path, device: str = "cpu") -> LoadedInception:
-    """The scripts' feature network with the weights file at ``path`` (strict; see module)."""
+def load_torchvision_inception(path: str | Path, device: str = "cpu",
+                               network: str = "inception-torchvision") -> LoadedInception:
+    """The scripts' feature network with the weights file at ``path`` (strict; see module).
+
+    The file is read as data by :func:`bench.weights.load_state_dict` (``network`` names the
+    registry entry it stands for: ``inception-torchvision`` or ``inception-torchvision-v0``,
+    which decides whether it is the published file on the record)."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as exc:
-        # unreadable, or not a plain tensor file (weights_only refuses other objects)
-        raise WeightsUnavailableError(
-            f"torchvision Inception weights {path} could not be read as a tensor file "
-            f"(torch.load, weights_only): {type(exc).__name__}: {str(exc)[:300]}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise WeightsUnavailableError(
-            f"{path} holds no state dict of tensors (found {type(state).__name__}); expected "
-            "torchvision's inception_v3_google-*.pth")
+    state, used = load_state_dict(network, path)
     net = build_inception3()
     expected = net.state_dict()
     state = OrderedDict(state)
@@ -121,7 +116,7 @@ def load_torchvision_inception(path: str | Path, device: str = "cpu") -> LoadedI
             + "; ".join(parts))
     net.load_state_dict(state, strict=True)
     return LoadedInception(net=ScriptInception(net).to(device), path=path,
-                           filled_keys=tuple(filled))
+                           filled_keys=tuple(filled), weights_used=used)
 
 
 def pool_features(net: nn.Module, images: np.ndarray, *, batch_size: int = 64,

@@ -180,11 +180,11 @@ def test_files_saved_before_torch_0_4_1_lack_batchnorm_counters(tmp_path, loaded
 def test_wrong_files_are_refused_with_the_reason(tmp_path):
     text = tmp_path / "notes.pth"
     text.write_text("not weights")
-    with pytest.raises(WeightsUnavailableError, match="could not be read as a tensor file"):
+    with pytest.raises(WeightsUnavailableError, match="is not a state dict of tensors"):
         load_torchvision_inception(text)
     scalars = tmp_path / "scalars.pth"
     torch.save({"epoch": 3}, scalars)
-    with pytest.raises(WeightsUnavailableError, match="no state dict of tensors"):
+    with pytest.raises(WeightsUnavailableError, match="not a state dict of tensors"):
         load_torchvision_inception(scalars)
     state = standin_state_dict()
     del state["fc.weight"]
