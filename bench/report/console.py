@@ -7,7 +7,7 @@ most 120 columns wide::
     --------------  -----------------------  -----------------------  -----------------------  -----
     oracle (bound)  1.0000 [1.0000, 1.0000]  1.0000 [1.0000, 1.0000]  1.0000 [1.0000, 1.0000]  20
     warp            0.5422 [0.4962, 0.5785]  0.8901 [0.8742, 0.9041]  0.8544 [0.8036, 0.9112]  20
-    more: ssim_skimage, l1, psnr (results/x/records.jsonl; `python -m bench report results/x`)
+    more: ssim_skimage, l1, psnr (in records.jsonl; `python -m bench report results/x`)
     † lpips, is, fid: weights not provided (alexnet, inception-fid); see `python -m bench weights`
     [lo, hi]: 95% percentile bootstrap interval over pairs
 
@@ -165,7 +165,7 @@ def _quality_table(records: list[Record], run_dir: Path | str | None = None) -> 
     notes = []
     if left:
         more = f"more: {', '.join(left)}"
-        where = (f"(in {Path(run_dir) / 'records.jsonl'}; `python -m bench report {run_dir}`)"
+        where = (f"(in records.jsonl; `python -m bench report {run_dir}`)"
                  if run_dir is not None else "(in the run's records.jsonl and its report)")
         lines += [f"{more} {where}"] if len(more) + 1 + len(where) <= WIDTH else [
             *_wrap(more), f"  {where}"]

@@ -27,7 +27,7 @@ REASON_CLASSES: tuple[tuple[str, str], ...] = (
     (WEIGHTS_NOT_PROVIDED, r"\bweights\b.*\bnot found\b"),
     (WEIGHTS_NOT_USABLE, r"\bweights\b"),
     ("no training folder", r"--train-folder|\btraining folder\b"),
-    ("keypoints file not usable", r"--keypoints\b"),
+    ("keypoints file not usable", r"--keypoints\b|\bkeypoints"),
     ("device not available", r"\b(CUDA|MPS|device)\b"),
     ("not measurable for this model", r"\bexample_inputs\b"),
 )
