@@ -35,7 +35,7 @@ from bench.records import (
     KIND_UNAVAILABLE,
     Record,
 )
-from bench.report.columns import main_metrics, metric_order
+from bench.report.columns import metric_order
 from bench.report.reasons import WEIGHTS_HINT, needs_weights, network_of, short_reason
 
 UNAVAILABLE_MARK = "†"
@@ -74,7 +74,7 @@ def summary_rows(records: list[Record], width: int = WIDTH
     """Header, rows (strings, ready to print) and the metric keys left out for width: the
     metrics with a value, main ones first, while the table fits in ``width`` columns."""
     first: dict[str, Record] = {}
-    valued: set[str] = set()
+    valued: dict[str, None] = {}  # keys with a value, in record order
     models: dict[str, dict] = {}
     for r in records:
         info = models.setdefault(r.model, {"bound": r.reference_bound, "errors": set(), "n": 0,
@@ -84,15 +84,13 @@ def summary_rows(records: list[Record], width: int = WIDTH
             first.setdefault(r.key, r)
             info["cells"][r.key] = r
             if r.kind == KIND_METRIC:
-                valued.add(r.key)
+                valued.setdefault(r.key)
                 info["n"] = max(info["n"], r.n)
         elif r.kind == KIND_PAIR_ERROR:
             info["errors"].add(r.key)
     models = {m: i for m, i in models.items() if i["cells"]}
     dataset = next((r.dataset for r in records if r.kind == KIND_METRIC), None)
-    keys = metric_order(valued, dataset)
-    main = set(main_metrics(dataset))
-    keys = [k for k in keys if k in main] + [k for k in keys if k not in main]
+    keys = metric_order(valued, dataset)  # the main metrics first
     labels = [f"{m} (bound)" if i["bound"] else m for m, i in models.items()]
     labels = [label + (" (untrained)" if i["untrained"] else "")
               for label, i in zip(labels, models.values(), strict=True)]
