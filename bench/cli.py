@@ -422,7 +422,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0
     result = run(config, progress=not args.quiet)
     print()
-    print(summary_table(result.records))
+    print(summary_table(result.records, run_dir=result.run_dir))
     for line in _folder_notes(result.records):
         print(line)
     print(f"\nresults: {result.run_dir}")

@@ -12,7 +12,8 @@ A run's models are registry models (canonical names: ``pata`` is ``patn``) and r
     select_models(records, ["pata", "defgan"])                 # ('patn', 'defgan')
     models_of_run(Path("results/run"))                         # ('warp', 'patn', 'defgan')
 
-the run's model of that exact name, else the registry's canonical name if the run has it;
+the run's model of that exact name, else the registry's canonical name if the run has it (a
+``folder:NAME=PATH`` entry stands for NAME);
 anything else is an :class:`bench.errors.UnknownNameError` naming the run's models and the
 closest of them.
 """
@@ -38,9 +39,11 @@ def model_of_run(name: str, models: Iterable[str], given_as: str = "model") -> s
     if name in GENERATORS and GENERATORS.canonical(name) in models:
         return GENERATORS.canonical(name)
     hint = ""
-    if name.startswith("folder:"):
+    if name.startswith("folder:"):  # a results folder's entry stands for its NAME
         folder_name = name[len("folder:"):].partition("=")[0].strip()
-        hint = f"; a results folder is named by its NAME here (e.g. {folder_name!r})"
+        if folder_name in models:
+            return folder_name
+        hint = f"; a results folder is named by its NAME here, and {folder_name!r} is none"
     else:
         close = difflib.get_close_matches(name, models, n=3, cutoff=0.5)
         if close:

@@ -131,7 +131,8 @@ def test_the_console_labels_values_from_other_weights(lpips_run, standin_alexnet
     assert "lpips ↓ (other weights)" in header and "ssim ↑ (other" not in header
     assert (f"(other weights): lpips computed with alexnet weights sha256 "
             f"{_sha(standin_alexnet)[:8]}, not the published file (the published "
-            "alexnet-owt-7be5be79.pth is 7be5be79)") in text
+            "alexnet-owt-7be5be79.pth is 7be5be79)") in " ".join(text.split())  # notes wrap
+    assert max(map(len, text.splitlines())) <= 120
 
 
 def test_tables_label_the_column_and_say_why(lpips_run, standin_alexnet):

@@ -3,6 +3,8 @@
     from bench.report.build import ReportConfig, build_report
     result = build_report([Path("results/run")], Path("reports/paper"), ReportConfig())
     result.files          # table.csv/.md/.tex, plots/*.png|pdf, grid.png|pdf, index.html, ...
+    build_report(runs, out, ReportConfig(table=TableOptions(models=("ctat", "warp"),
+                                                            intervals=True)))
     result.notes          # what was skipped and why ("no latency records: ...")
 
 Reads records only (and, for the qualitative grid, the images a run saved); never computes a
@@ -13,7 +15,7 @@ without images for the grid) is skipped with a note in the report, never an erro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.report.formats import TABLE_FORMATS, write_tables
@@ -21,6 +23,7 @@ from bench.report.grid import GridSelection, compose_grid, save_grid, select_pai
 from bench.report.plots import PlotOptions, save_plots
 from bench.report.runs import MergedRuns, load_run, merge_runs
 from bench.report.table import Table, TableOptions, build_table
+from bench.selection import select_models
 
 
 @dataclass(frozen=True)
@@ -59,15 +62,31 @@ def build_report(run_dirs: list[Path], out: Path, config: ReportConfig = ReportC
     merged = merge_runs([load_run(p) for p in run_dirs])
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    table = build_table(merged.records, config.table, device_names(merged))
+    records = merged.records
+    if config.table.models is not None:  # the rows of the table are the models of the plots
+        chosen = select_models(records, config.table.models)
+        records = tuple(r for m in chosen for r in records if r.model == m)
+    table = build_table(records, config.table, device_names(merged))
     result = ReportResult(out=out, table=table)
-    result.files += write_tables(table, out, config.formats, label=config.label)
+    for fmt in config.formats:
+        # the CSV (for scripts) keeps the intervals and the columns no model has a value in,
+        # with each cell's long reason
+        csv = TABLE_FORMATS.canonical(fmt) == "csv"
+        written = table if not csv else build_table(
+            records, replace(config.table, keep_empty=True, intervals=True), device_names(merged))
+        result.files += write_tables(written, out, (fmt,), label=config.label)
     if config.plots is not None:
-        files, notes = save_plots(merged.records, out / "plots", config.plots)
+        plots = config.plots
+        if plots.metrics is None:  # the metric bars follow the table's columns
+            plots = replace(plots, metrics=tuple(c.key for c in table.columns
+                                                 if c.group == "quality"))
+        files, notes = save_plots(records, out / "plots", plots)
         result.files += files
         result.notes += notes
     if config.grid is not None:
-        result.files += _grid(merged, out, config.grid, result.notes)
+        result.files += _grid(merged, out, config.grid, result.notes,
+                              None if config.table.models is None else
+                              [m for m in dict.fromkeys(r.model for r in records)])
     if config.html:
         from bench.report.html import write_page
 
@@ -81,9 +100,10 @@ def build_report(run_dirs: list[Path], out: Path, config: ReportConfig = ReportC
     return result
 
 
-def _grid(merged: MergedRuns, out: Path, selection: GridSelection, notes: list[str]
-          ) -> list[Path]:
-    """The grid of the first run with saved images (a note for the runs without)."""
+def _grid(merged: MergedRuns, out: Path, selection: GridSelection, notes: list[str],
+          models: list[str] | None = None) -> list[Path]:
+    """The grid of the first run with saved images (a note for the runs without); ``models``:
+    its columns, in this order (default: the run's)."""
     from bench.report.grid_sources import RunGridSource, grid_unavailable_reason
 
     reasons = [grid_unavailable_reason(run.path) for run in merged.runs]
@@ -92,6 +112,12 @@ def _grid(merged: MergedRuns, out: Path, selection: GridSelection, notes: list[s
         notes.append(reasons[0] or "qualitative grid: no run with images")
         return []
     source = RunGridSource(usable[0].path)
+    if models is not None:
+        source.models = [m for m in models if m in source.models]
+        if not source.models:
+            notes.append(f"qualitative grid: {usable[0].path} saved no images of "
+                         f"{', '.join(models)}")
+            return []
     chosen = select_pairs(source, selection)
     grid = compose_grid([source.load(p) for p in chosen], source.models)
     what = {"index": "chosen by index", "random": f"drawn at random (seed {selection.seed})",

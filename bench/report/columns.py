@@ -11,6 +11,12 @@ metric class). Efficiency records (``bench.efficiency``: parameters, MACs, laten
 picked by key prefix from :data:`EFFICIENCY_COLUMNS`: a key matches a prefix when it equals it
 or continues with ``@DEVICE`` (``latency_ms@cpu``). Adjust the list here to change the
 efficiency columns of every report. Any other key renders with its record's unit.
+
+The order of the quality columns is data too: :data:`FIELD_ORDER` holds the order the published
+tables of each dataset family print their main metrics in, :data:`SECONDARY_ORDER` the other
+keys after them; :func:`metric_order` sorts a run's keys by them::
+
+    metric_order(["psnr", "lpips", "ssim"], dataset="market")   # ['ssim', 'lpips', 'psnr']
 """
 
 from __future__ import annotations
@@ -27,6 +33,25 @@ DISPLAY_NAMES: dict[str, str] = {
 }
 
 DEFAULT_PRECISION = 2
+
+#: The main metrics in the order the field's tables print them, per dataset family (sources in
+#: the client's PROTOCOL.md): the PATN lineage first (2s-ATN Table 1, sec. 1.3: Market SSIM, IS,
+#: mask-SSIM, mask-IS, PCKh; DeepFashion SSIM, IS, PCKh), the GFLA-to-PIDM lineage's
+#: learned metrics (IMAGPose Table 1, sec. 2.3: SSIM, LPIPS, FID) where that lineage leads.
+FIELD_ORDER: dict[str, tuple[str, ...]] = {
+    "market": ("ssim", "is", "mask_ssim", "mask_is", "pckh", "lpips", "fid"),
+    "deepfashion": ("ssim", "lpips", "fid", "is", "pckh"),
+}
+#: Dataset image size (H, W) -> family; a dataset of another size follows DEFAULT_FAMILY.
+FAMILY_BY_SIZE: dict[tuple[int, int], str] = {(128, 64): "market", (256, 176): "deepfashion"}
+DEFAULT_FAMILY = "market"
+#: Every other key the harness records, after the main ones in this order; keys not listed
+#: follow in record order.
+SECONDARY_ORDER: tuple[str, ...] = (
+    "ssim", "mask_ssim", "is", "mask_is", "lpips", "fid", "pckh",  # main elsewhere
+    "ssim_skimage", "mask_ssim_skimage", "ssim_fixed", "mask_ssim_fixed", "l1", "psnr", "kid",
+    "is_std", "mask_is_std", "kid_std",
+)
 
 
 @dataclass(frozen=True)
@@ -97,3 +122,32 @@ def column_format(key: str, unit: str | None, precision: int | None,
     base, _, device = key.partition("@")
     label = DISPLAY_NAMES.get(base, base) + (f" {device}" if device else "")
     return ColumnFormat(label, unit, 1.0, DEFAULT_PRECISION if precision is None else precision)
+
+
+def dataset_family(dataset: str | None) -> str:
+    """``market`` or ``deepfashion``: the family whose tables a dataset's report follows, from
+    its registered image size (``synthetic`` is Market-like, ``synthetic-fashion``
+    DeepFashion-like); DEFAULT_FAMILY for an unknown dataset."""
+    if dataset in FIELD_ORDER:
+        return dataset
+    from bench.data import DATASETS
+
+    try:
+        size = tuple(DATASETS.get(dataset).size)
+    except KeyError:  # an unregistered name (UnknownNameError is a KeyError)
+        return DEFAULT_FAMILY
+    return FAMILY_BY_SIZE.get(size, DEFAULT_FAMILY)
+
+
+def main_metrics(dataset: str | None) -> tuple[str, ...]:
+    """The main metrics of ``dataset``'s family, in the field's order."""
+    return FIELD_ORDER[dataset_family(dataset)]
+
+
+def metric_order(keys, dataset: str | None = None) -> list[str]:
+    """``keys`` sorted: the family's main metrics in the field's order, then
+    :data:`SECONDARY_ORDER`, then the rest in their given order."""
+    keys = list(dict.fromkeys(keys))
+    rank = {k: i for i, k in enumerate(dict.fromkeys((*main_metrics(dataset),
+                                                      *SECONDARY_ORDER)))}
+    return sorted(keys, key=lambda k: (rank.get(k, len(rank)), keys.index(k)))

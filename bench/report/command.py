@@ -3,6 +3,7 @@
 
     python -m bench report results/<run> [results/<run2> ...] --out reports/<name>
     python -m bench report results/a results/b --metrics ssim,lpips --efficiency params,flops
+    python -m bench report results/a --models ctat,defgan,warp --intervals
     python -m bench compare results/reference-synthetic results/new --strict --markdown out.md
 """
 
@@ -12,6 +13,8 @@ import argparse
 from pathlib import Path
 
 from bench.report.columns import DEFAULT_EFFICIENCY, EFFICIENCY_COLUMNS
+
+PLOT_FORMATS = ("png", "pdf")
 
 
 def _csv_list(text: str) -> tuple[str, ...]:
@@ -33,6 +36,15 @@ def _efficiency(text: str) -> tuple[str, ...]:
     return items
 
 
+def _plot_formats(text: str) -> tuple[str, ...]:
+    items = _csv_list(text)
+    unknown = [i for i in items if i not in PLOT_FORMATS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown figure format {', '.join(unknown)} (known: {', '.join(PLOT_FORMATS)})")
+    return items
+
+
 def add_parser(sub) -> argparse.ArgumentParser:
     report = sub.add_parser(
         "report", help="tables (CSV, Markdown, LaTeX), plots, a qualitative grid and an HTML "
@@ -45,18 +57,28 @@ def add_parser(sub) -> argparse.ArgumentParser:
     report.add_argument("--formats", type=_csv_list, default=("csv", "md", "tex"),
                         help="table formats (default csv,md,tex)")
     report.add_argument("--metrics", type=_csv_list, default=None,
-                        help="quality columns, in this order (default: every metric)")
-    report.add_argument("--efficiency", type=_efficiency, default=DEFAULT_EFFICIENCY,
-                        help="efficiency columns by prefix (default "
-                             f"{','.join(DEFAULT_EFFICIENCY)}; 'none' for none)")
-    report.add_argument("--no-intervals", action="store_true",
-                        help="leave the bootstrap intervals out of the tables")
+                        help="quality columns, in this order, shown even where unavailable "
+                             "(default: every metric with a value, in the order the field's "
+                             "tables use for the dataset)")
+    report.add_argument("--models", type=_csv_list, default=None,
+                        help="rows, in this order: model names as in the records (results "
+                             "folders' names included); bounds stay in their block below the "
+                             "methods (default: every model)")
+    report.add_argument("--efficiency", type=_efficiency, default=None,
+                        help="efficiency columns by prefix, shown even where not measured "
+                             f"(default: those of {','.join(DEFAULT_EFFICIENCY)} with a value; "
+                             "'none' for none)")
+    report.add_argument("--intervals", action="store_true",
+                        help="show the bootstrap intervals [lo, hi] in the tables (the CSV "
+                             "always has them)")
     report.add_argument("--caption", default=None, help="table caption")
     report.add_argument("--label", default="tab:bench", help="LaTeX label of the table")
     report.add_argument("--quality", default=None, metavar="KEY",
                         help="quality metric of the frontier plots (default: ssim, else the "
                              "first metric)")
     report.add_argument("--no-plots", action="store_true", help="no figures")
+    report.add_argument("--plot-formats", type=_plot_formats, default=PLOT_FORMATS,
+                        help="files written per figure (default png,pdf)")
     report.add_argument("--grid", default="pose",
                         choices=["pose", "disagreement", "random", "index", "none"],
                         help="how the qualitative grid picks its pairs: largest pose change "
@@ -76,12 +98,13 @@ def config_from_args(args: argparse.Namespace):
     from bench.report.plots import PlotOptions
     from bench.report.table import TableOptions
 
-    table = TableOptions(metrics=args.metrics, efficiency=args.efficiency,
-                         intervals=not args.no_intervals, caption=args.caption)
+    table = TableOptions(metrics=args.metrics, efficiency=args.efficiency, models=args.models,
+                         intervals=args.intervals, caption=args.caption)
     from bench.errors import BenchError
     from bench.report.grid import GridSelection
 
-    plots = None if args.no_plots else PlotOptions(quality=args.quality)
+    plots = None if args.no_plots else PlotOptions(
+        quality=args.quality, suffixes=tuple(f".{f}" for f in args.plot_formats))
     grid = None
     if args.grid_pairs is not None:
         try:

@@ -1,12 +1,20 @@
-"""The readable summary a run prints at the end: models x metrics, from the records alone.
+"""The readable summary a run prints at the end: models x metrics, from the records alone, at
+most 120 columns wide::
 
-    print(summary_table(result.records))
+    print(summary_table(result.records, run_dir=result.run_dir))
 
-    model            ssim ↑                      fid ↓          pairs   errors
-    oracle (bound)   1.0000 [1.0000, 1.0000]     unavailable†   2000    0
-    warp             0.6123 [0.6101, 0.6145]     unavailable†   2000    0
-    † fid: unavailable: inception-fid weights (...) not found: looked in ...
+    model           ssim ↑                   mask_ssim ↑              pckh ↑                   pairs
+    --------------  -----------------------  -----------------------  -----------------------  -----
+    oracle (bound)  1.0000 [1.0000, 1.0000]  1.0000 [1.0000, 1.0000]  1.0000 [1.0000, 1.0000]  20
+    warp            0.5422 [0.4962, 0.5785]  0.8901 [0.8742, 0.9041]  0.8544 [0.8036, 0.9112]  20
+    more: ssim_skimage, l1, psnr (in records.jsonl; `python -m bench report results/x`)
+    † lpips, is, fid: weights not provided (alexnet, inception-fid); see `python -m bench weights`
     [lo, hi]: 95% percentile bootstrap interval over pairs
+
+The main metrics come first, in the order the field's tables use for the dataset
+(:func:`bench.report.columns.metric_order`), then the others while the line fits; the rest are
+named on one line. Metrics no model could compute get no column: each short reason is said once
+(:mod:`bench.report.reasons`; the long one, with paths, is in the records).
 
 Efficiency records (``bench.efficiency``) get a table of their own below it
 (:func:`efficiency_table`): one column per quantity and device, never mixing devices.
@@ -15,6 +23,8 @@ Efficiency records (``bench.efficiency``) get a table of their own below it
 from __future__ import annotations
 
 import math
+import textwrap
+from pathlib import Path
 
 from bench.models.base import UNTRAINED
 from bench.provenance import other_weights_label, other_weights_notes
@@ -26,8 +36,12 @@ from bench.records import (
     KIND_UNAVAILABLE,
     Record,
 )
+from bench.report.columns import metric_order
+from bench.report.reasons import WEIGHTS_HINT, needs_weights, network_of, short_reason
 
 UNAVAILABLE_MARK = "†"
+WIDTH = 120  # columns of the summary (a terminal of 120 shows it unwrapped)
+_GAP = "  "
 
 
 def format_value(value: float | None, precision: int) -> str:
@@ -38,57 +52,77 @@ def format_value(value: float | None, precision: int) -> str:
     return f"{value:.{precision}f}"
 
 
-def summary_rows(records: list[Record]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the summary table (strings, ready to print)."""
-    keys: dict[str, Record] = {}
+def _cell(rec: Record | None) -> str:
+    if rec is None:
+        return "n/a"
+    if rec.kind == KIND_UNAVAILABLE:
+        return "unavailable" + UNAVAILABLE_MARK
+    precision = int(rec.extra.get("precision", 4))
+    text = format_value(rec.value, precision) + ("*" if rec.error else "")
+    if "ci_low" in rec.extra and rec.value is not None:
+        lo, hi = rec.extra["ci_low"], rec.extra["ci_high"]
+        text += f" [{format_value(lo, precision)}, {format_value(hi, precision)}]"
+    return text
+
+
+def _header(r: Record) -> str:
+    arrow = "" if r.higher_is_better is None else (" ↑" if r.higher_is_better else " ↓")
+    return f"{r.key}{f' ({r.unit})' if r.unit else ''}{arrow}"
+
+
+def summary_rows(records: list[Record], width: int = WIDTH
+                 ) -> tuple[list[str], list[list[str]], list[str]]:
+    """Header, rows (strings, ready to print) and the metric keys left out for width: the
+    metrics with a value, main ones first, while the table fits in ``width`` columns."""
+    first: dict[str, Record] = {}
+    valued: dict[str, None] = {}  # keys with a value, in record order
     models: dict[str, dict] = {}
     for r in records:
         info = models.setdefault(r.model, {"bound": r.reference_bound, "errors": set(), "n": 0,
                                            "cells": {}, "untrained": False})
         info["untrained"] |= r.checkpoint == UNTRAINED
-        if r.kind == KIND_METRIC:
-            keys.setdefault(r.key, r)
+        if r.kind in (KIND_METRIC, KIND_UNAVAILABLE):
+            first.setdefault(r.key, r)
             info["cells"][r.key] = r
-            info["n"] = max(info["n"], r.n)
-        elif r.kind == KIND_UNAVAILABLE:
-            keys.setdefault(r.key, r)
-            info["cells"][r.key] = r
+            if r.kind == KIND_METRIC:
+                valued.setdefault(r.key)
+                info["n"] = max(info["n"], r.n)
         elif r.kind == KIND_PAIR_ERROR:
             info["errors"].add(r.key)
-    header = ["model"]
-    for key, r in keys.items():
-        arrow = "" if r.higher_is_better is None else (" ↑" if r.higher_is_better else " ↓")
-        unit = f" ({r.unit})" if r.unit else ""
-        weights = other_weights_label(i["cells"][key] for i in models.values() if key in i["cells"])
-        header.append(f"{key}{unit}{arrow}{weights}")
-    header += ["pairs", "errors"]
-    rows = []
-    for model, info in models.items():
-        label = f"{model} (bound)" if info["bound"] else model
-        label += " (untrained)" if info["untrained"] else ""
-        cells = [label]
-        for key in keys:
-            rec = info["cells"].get(key)
-            if rec is None:
-                cells.append("n/a")
-            elif rec.kind == KIND_UNAVAILABLE:
-                cells.append("unavailable" + UNAVAILABLE_MARK)
-            else:
-                precision = int(rec.extra.get("precision", 4))
-                mark = "*" if rec.error else ""
-                text = format_value(rec.value, precision) + mark
-                if "ci_low" in rec.extra and rec.value is not None:
-                    lo, hi = rec.extra["ci_low"], rec.extra["ci_high"]
-                    text += f" [{format_value(lo, precision)}, {format_value(hi, precision)}]"
-                cells.append(text)
-        cells += [str(info["n"]), str(len(info["errors"]))]
-        rows.append(cells)
-    return header, rows
+    models = {m: i for m, i in models.items() if i["cells"]}
+    dataset = next((r.dataset for r in records if r.kind == KIND_METRIC), None)
+    keys = metric_order(valued, dataset)  # the main metrics first
+    labels = [f"{m} (bound)" if i["bound"] else m for m, i in models.items()]
+    labels = [label + (" (untrained)" if i["untrained"] else "")
+              for label, i in zip(labels, models.values(), strict=True)]
+    tail = [["pairs", *(str(i["n"]) for i in models.values())]]
+    if any(i["errors"] for i in models.values()):
+        tail.append(["errors", *(str(len(i["errors"])) for i in models.values())])
+    columns = [["model", *labels]]
+    used = sum(max(map(len, c)) for c in columns + tail) + len(_GAP) * len(tail)
+    shown, left = [], []
+    for key in keys:
+        weights = other_weights_label(i["cells"][key] for i in models.values()
+                                        if key in i["cells"])
+        column = [_header(first[key]) + weights, *(_cell(i["cells"].get(key)) for i in models.values())]
+        need = len(_GAP) + max(map(len, column))
+        if not left and (used + need <= width or not shown):
+            columns.append(column)
+            shown.append(key)
+            used += need
+        else:
+            left.append(key)
+    columns += tail
+    header = [c[0] for c in columns]
+    rows = [[c[i + 1] for c in columns] for i in range(len(models))]
+    return header, rows, left
 
 
-def summary_table(records: list[Record]) -> str:
+def summary_table(records: list[Record], run_dir: Path | str | None = None) -> str:
+    """The run's summary (``run_dir``: where the full records are, named for the metrics that
+    did not fit)."""
     quality = [r for r in records if r.kind != KIND_EFFICIENCY]
-    text = _quality_table(quality) if quality else ""
+    text = _quality_table(quality, run_dir) if quality else ""
     efficiency = efficiency_table(records, failures=False)  # failures: listed above
     if efficiency and any(r.kind == KIND_EFFICIENCY and r.value is not None for r in records):
         efficiency = "efficiency (bench.efficiency; `python -m bench profile` for more):\n" \
@@ -96,39 +130,67 @@ def summary_table(records: list[Record]) -> str:
     return "\n\n".join(t for t in (text, efficiency) if t)
 
 
-def _quality_table(records: list[Record]) -> str:
-    header, rows = summary_rows(records)
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-             for row in [header, *rows]]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    for r in records:
-        if r.kind == KIND_MODEL_ERROR:
-            lines.append(f"! {r.model}: {r.error}")
-    unavailable: dict[str, list[str]] = {}
+def unavailable_lines(records: list[Record]) -> list[str]:
+    """One line per short reason: the metrics it made unavailable, the weights concerned and,
+    where weights are the cause, where to see them."""
+    groups: dict[str, dict] = {}
     for r in records:
         if r.kind == KIND_UNAVAILABLE:
-            names = unavailable.setdefault(r.error or "unavailable", [])
-            if r.key not in names:
-                names.append(r.key)
-    for reason, names in unavailable.items():
-        lines.append(f"{UNAVAILABLE_MARK} {', '.join(names)}: {reason}")
+            group = groups.setdefault(short_reason(r.error), {"keys": {}, "networks": {}})
+            group["keys"].setdefault(r.key)
+            network = network_of(r.error)
+            if network:
+                group["networks"].setdefault(network)
+    lines = []
+    for short, group in groups.items():
+        text = f"{UNAVAILABLE_MARK} {', '.join(group['keys'])}: {short}"
+        if group["networks"]:
+            text += f" ({', '.join(group['networks'])})"
+        if needs_weights(short):
+            text += f"; {WEIGHTS_HINT}"
+        lines.append(text)
+    return lines
+
+
+def _wrap(line: str) -> list[str]:
+    return textwrap.wrap(line, WIDTH, subsequent_indent="  ", break_on_hyphens=False,
+                         break_long_words=False) or [line]
+
+
+def _quality_table(records: list[Record], run_dir: Path | str | None = None) -> str:
+    header, rows, left = summary_rows(records)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [_GAP.join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *rows]]
+    lines.insert(1, _GAP.join("-" * w for w in widths))
+    notes = []
+    if left:
+        more = f"more: {', '.join(left)}"
+        where = (f"(in records.jsonl; `python -m bench report {run_dir}`)"
+                 if run_dir is not None else "(in the run's records.jsonl and its report)")
+        lines += [f"{more} {where}"] if len(more) + 1 + len(where) <= WIDTH else [
+            *_wrap(more), f"  {where}"]
+    for r in records:
+        if r.kind == KIND_MODEL_ERROR:
+            notes.append(f"! {r.model}: {r.error}")
+    notes += unavailable_lines(records)
     if any("ci_level" in r.extra for r in records if r.kind == KIND_METRIC):
         level = next(r.extra["ci_level"] for r in records if "ci_level" in r.extra)
-        lines.append(f"[lo, hi]: {100 * level:g}% percentile bootstrap interval over pairs")
+        notes.append(f"[lo, hi]: {100 * level:g}% percentile bootstrap interval over pairs")
     if any(r.kind == KIND_METRIC and r.error for r in records):
-        lines.append("* incomplete: " + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
+        notes.append("* incomplete: "
+                     + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
     if any(r.checkpoint == UNTRAINED for r in records):
-        lines.append("(untrained): seeded initial weights, not a trained model's numbers")
-    lines.extend(other_weights_notes(r for r in records if r.kind == KIND_METRIC))
+        notes.append("(untrained): seeded initial weights, not a trained model's numbers")
+    notes.extend(other_weights_notes(r for r in records if r.kind == KIND_METRIC))
     protocol = next((f"{r.protocol} v{r.protocol_version}" for r in records), None)
     if protocol:
         first = records[0]
-        lines.append(
+        notes.append(
             f"protocol {protocol}; dataset {first.dataset} ({first.split}); "
             f"pairs sha256 {first.pairs_sha256[:12]}; bounds are not methods"
         )
-    return "\n".join(lines)
+    return "\n".join(lines + [part for note in notes for part in _wrap(note)])
 
 
 # -- efficiency ------------------------------------------------------------------------------

@@ -8,12 +8,17 @@ Formatting happens here and only here (precision, scale, bold, arrows, marks)::
 
 * ``csv``: raw values as recorded (full precision, unscaled), one row per model, units in the
   headers, ``KEY_ci_low``/``KEY_ci_high`` where intervals exist, ``KEY_status`` where a cell is
-  not a plain value, ``KEY_other_weights`` where a value used unpublished weights; for
+  not a plain value, ``KEY_reason`` with the long reason as recorded (the file looked for,
+  where, how to provide it), ``KEY_other_weights`` where a value used unpublished weights; for
   spreadsheets and scripts.
 * ``md``: a GitHub table, best in bold, notes below as a list.
 * ``tex``: a ``table`` float with a ``tabular`` in booktabs rules (``\\usepackage{booktabs}``
   is all it needs), bounds in a block under a ``\\midrule``, notes in ``\\footnotesize`` under
   the tabular; ASCII only, every text escaped.
+
+Markdown and LaTeX go into papers: their caption and notes carry no file-system path and no URL
+(:func:`bench.report.reasons.without_locations` keeps a file's name); the CSV and the HTML page
+keep the long texts.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import re
 import unicodedata
 
 from bench.registry import Registry
+from bench.report.reasons import without_locations
 from bench.report.table import (
     INCOMPLETE,
     MARK_INCOMPLETE,
@@ -63,6 +69,7 @@ def to_csv(table: Table) -> str:
     with_status = [any(r.cells[j].status != OK for r in table.rows)
                    for j in range(len(table.columns))]
     with_weights = [bool(col.other_weights) for col in table.columns]
+    with_reason = [any(r.cells[j].reason for r in table.rows) for j in range(len(table.columns))]
     for j, col in enumerate(table.columns):
         unit = f" ({col.record_unit})" if col.record_unit else ""
         header.append(col.key + unit)
@@ -72,6 +79,8 @@ def to_csv(table: Table) -> str:
             header.append(f"{col.key}_status")
         if with_weights[j]:
             header.append(f"{col.key}_other_weights")  # bench.provenance
+        if with_reason[j]:
+            header.append(f"{col.key}_reason")
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
@@ -87,6 +96,8 @@ def to_csv(table: Table) -> str:
                 line.append(cell.status)
             if with_weights[j]:
                 line.append(str(row.model in table.columns[j].other_weights).lower())
+            if with_reason[j]:
+                line.append(cell.reason or "")
         writer.writerow(line)
     return out.getvalue()
 
@@ -128,7 +139,7 @@ def _md_header(column: Column) -> str:
 @TABLE_FORMATS.register("md")
 def to_markdown(table: Table) -> str:
     header = ["Model", *(_md_header(c) for c in table.columns)]
-    lines = [f"**{_md_escape(table.caption)}**", "",
+    lines = [f"**{_md_escape(without_locations(table.caption))}**", "",
              "| " + " | ".join(_md_escape(h) for h in header) + " |",
              "|" + "---|" + "---:|" * len(table.columns)]
     for row in table.rows:
@@ -137,7 +148,8 @@ def to_markdown(table: Table) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     if table.notes:
         lines.append("")
-        lines += [f"- {_MD_MARK[n.mark]}{' ' if n.mark else ''}{n.text}" for n in table.notes]
+        lines += [f"- {_MD_MARK[n.mark]}{' ' if n.mark else ''}{without_locations(n.text)}"
+                  for n in table.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +220,7 @@ def to_latex(table: Table, label: str = "tab:bench") -> str:
         r"% needs \usepackage{booktabs}",
         r"\begin{table}[t]",
         r"\centering",
-        rf"\caption{{{tex_escape(table.caption)}}}",
+        rf"\caption{{{tex_escape(without_locations(table.caption))}}}",
         rf"\label{{{label}}}",
         r"\begin{tabular}{l" + "r" * len(table.columns) + "}",
         r"\toprule",
@@ -225,8 +237,8 @@ def to_latex(table: Table, label: str = "tab:bench") -> str:
     lines += [r"\bottomrule", r"\end{tabular}"]
     if table.notes:
         lines += [r"\par\smallskip", r"\begin{minipage}{\linewidth}\footnotesize"]
-        lines += [f"{_TEX_MARK[n.mark]}{' ' if n.mark else ''}{tex_escape(n.text)}\\par"
-                  for n in table.notes]
+        lines += [f"{_TEX_MARK[n.mark]}{' ' if n.mark else ''}"
+                  f"{tex_escape(without_locations(n.text))}\\par" for n in table.notes]
         lines.append(r"\end{minipage}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"

@@ -5,7 +5,8 @@ image embedded (``data:`` URIs), so the single file opens anywhere, offline::
     write_page(Path("reports/x/index.html"), table, images=[("Metric bars", png_path)],
                notes=["quality vs latency: skipped: ..."], title="ctat-bench report")
 
-No scripts, no external style sheets or fonts.
+No scripts, no external style sheets or fonts. Unlike the Markdown and LaTeX tables, the page
+keeps the long reasons behind each short note (the files looked for, where, how to get them).
 """
 
 from __future__ import annotations
@@ -64,6 +65,13 @@ def _cell(cell: Cell, column: Column) -> str:
     return text
 
 
+def _details(note) -> str:
+    """The long texts behind a short note (every path looked in, where to get the file)."""
+    if not note.details:
+        return ""
+    return "<ul>" + "".join(f"<li>{html.escape(d)}</li>" for d in note.details) + "</ul>"
+
+
 def table_html(table: Table) -> str:
     head = ["Model"] + [f"{c.label}{f' ({c.unit})' if c.unit else ''}{_ARROW[c.arrow]}"
                         for c in table.columns]
@@ -82,7 +90,7 @@ def table_html(table: Table) -> str:
     lines.append("</tbody>\n</table>")
     if table.notes:
         lines.append('<ul class="notes">' + "".join(
-            f"<li>{_MARK[n.mark]}{' ' if n.mark else ''}{html.escape(n.text)}</li>"
+            f"<li>{_MARK[n.mark]}{' ' if n.mark else ''}{html.escape(n.text)}{_details(n)}</li>"
             for n in table.notes) + "</ul>")
     return "\n".join(lines)
 

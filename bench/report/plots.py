@@ -43,9 +43,11 @@ PREFERRED_QUALITY = ("ssim", "lpips", "fid", "mask_ssim", "psnr")
 @dataclass(frozen=True)
 class PlotOptions:
     quality: str | None = None  # y axis of the frontier plots (default: PREFERRED_QUALITY)
+    metrics: tuple[str, ...] | None = None  # panels of the metric bars, in order (default: all)
     dpi: int = 200
     width: float = 5.0  # inches
     height: float = 3.6
+    suffixes: tuple[str, ...] = (".png", ".pdf")  # files written per figure
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ def quality_vs_params(records: list[Record], options: PlotOptions) -> dict[str, 
 
 def metric_bars(records: list[Record], options: PlotOptions) -> dict[str, Figure | Skip]:
     keys = [k for k in quality_keys(records) if _values(records, k)]
+    if options.metrics is not None:
+        keys = [k for k in options.metrics if k in keys]
     if not keys:
         return {"metric_bars": Skip("metric bars: no metric values")}
     models = _models(records)
@@ -287,10 +291,13 @@ PLOTS.register("metric_bars")(metric_bars)
 PLOTS.register("latency_vs_batch")(latency_vs_batch)
 
 
-def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int) -> list[Path]:
+def save_figure(fig: Figure, out_dir: Path, name: str, dpi: int,
+                suffixes: tuple[str, ...] = (".png", ".pdf")) -> list[Path]:
+    """``fig`` as ``out_dir/name.SUFFIX``: the same bytes for the same figure (no dates in the
+    files' metadata), so that committed figures change only when their content does."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for suffix in (".png", ".pdf"):
+    for suffix in suffixes:
         path = out_dir / f"{name}{suffix}"
         fig.savefig(path, dpi=dpi, metadata={"Software": "ctat-bench"} if suffix == ".png"
                     else {"Creator": "ctat-bench", "CreationDate": None})
@@ -310,5 +317,6 @@ def save_plots(records: list[Record] | tuple[Record, ...], out_dir: Path,
             if isinstance(fig, Skip):
                 notes.append(fig.reason)
             else:
-                written += save_figure(fig, Path(out_dir), stem, options.dpi)
+                written += save_figure(fig, Path(out_dir), stem, options.dpi,
+                                       options.suffixes)
     return written, notes

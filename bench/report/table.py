@@ -4,29 +4,39 @@ The table holds raw values and decisions (direction, best, status, precision); t
 :mod:`bench.report.formats` only format them::
 
     from bench.report.table import TableOptions, build_table
-    table = build_table(records, TableOptions(efficiency=("params", "macs", "latency_ms")))
+    table = build_table(records)                                   # paper-ready defaults
+    table = build_table(records, TableOptions(metrics=("ssim", "fid"), models=("ctat", "warp"),
+                                              intervals=True))
     table.columns[0].label, table.rows[0].cells[0].value, table.notes
 
 Rules, each shown in the notes under the table:
 
-* one row per model; methods first, reference bounds (oracle, source) after them in a block of
-  their own; models running untrained weights are labelled ``(untrained)``;
+* one row per model (``models``: these, in this order); methods first, reference bounds
+  (oracle, source) after them in a block of their own; models running untrained weights are
+  labelled ``(untrained)``;
+* by default one column per metric with at least one value, in the order the field's tables use
+  for the dataset (:func:`bench.report.columns.metric_order`), then the efficiency columns with
+  a value, picked by prefix (:mod:`bench.report.columns`); ``metrics`` / ``efficiency`` ask for
+  columns explicitly (in that order, shown even where nothing could be computed); each column
+  has its arrow (higher / lower is better) and unit;
 * a metric column whose values came from weights other than the published files (Inception,
   AlexNet, ...; :mod:`bench.provenance`) is labelled ``(other weights)``, with a note naming
   the network and the SHA-256 prefix; a column mixing different weights ranks nothing;
-* one column per metric key (record order), then the efficiency columns picked by prefix
-  (:mod:`bench.report.columns`), each with its arrow (higher / lower is better) and unit;
 * best per column in bold: among trained methods with a complete value (at least two),
   compared at the displayed precision (ties are all bold); bounds and untrained models never
   compete;
-* a metric that could not be computed is ``unavailable`` with its reason, an incomplete value
-  is marked, a missing one is a dash; nothing is blended in silently.
+* a metric that could not be computed is ``unavailable``; the notes group such metrics by the
+  short class of their reason, one line each ("FID, LPIPS: weights not provided"), whether the
+  column is shown or left out; the long reasons (paths, URLs) stay in ``Cell.reason`` and
+  ``Note.details`` (CSV, HTML). An incomplete value is marked, a missing one is a dash;
+  nothing is blended in silently;
+* bootstrap intervals only with ``intervals=True``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.models.base import UNTRAINED
 from bench.provenance import (
@@ -36,8 +46,16 @@ from bench.provenance import (
     weights_signature,
 )
 from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_UNAVAILABLE, Record
-from bench.report.columns import DEFAULT_EFFICIENCY, SWEEP_PREFIX, column_format, efficiency_column
+from bench.report.columns import (
+    DEFAULT_EFFICIENCY,
+    SWEEP_PREFIX,
+    column_format,
+    efficiency_column,
+    metric_order,
+)
+from bench.report.reasons import short_reason
 from bench.report.runs import KIND_EFFICIENCY
+from bench.selection import select_models
 
 # cell statuses
 OK = "ok"
@@ -55,10 +73,18 @@ MARK_INCOMPLETE = "incomplete"
 class TableOptions:
     """What goes into the table (frozen: one object per report)."""
 
-    metrics: tuple[str, ...] | None = None  # quality keys, in this order (default: all)
-    efficiency: tuple[str, ...] = DEFAULT_EFFICIENCY  # efficiency prefixes (columns.py)
-    intervals: bool = True  # show [lo, hi] where the records have them
+    # quality keys, in this order, shown as asked (default: those with a value, field order)
+    metrics: tuple[str, ...] | None = None
+    # efficiency prefixes (columns.py), shown as asked (default: DEFAULT_EFFICIENCY's with a value)
+    efficiency: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None  # rows, in this order (default: every model)
+    intervals: bool = False  # show [lo, hi] where the records have them
     caption: str | None = None
+    keep_empty: bool = False  # default columns include those without any value (the CSV's)
+
+    @property
+    def efficiency_prefixes(self) -> tuple[str, ...]:
+        return DEFAULT_EFFICIENCY if self.efficiency is None else self.efficiency
 
 
 @dataclass(frozen=True)
@@ -85,6 +111,7 @@ class Cell:
     low: float | None = None
     high: float | None = None
     best: bool = False
+    reason: str | None = None  # why there is no plain value (long, as recorded: CSV, HTML)
 
 
 @dataclass(frozen=True)
@@ -103,8 +130,9 @@ class Row:
 
 @dataclass(frozen=True)
 class Note:
-    text: str
+    text: str  # short, for papers (writers still strip paths and URLs from it)
     mark: str | None = None  # MARK_UNAVAILABLE, MARK_INCOMPLETE or None
+    details: tuple[str, ...] = ()  # the long texts behind it (paths, URLs: CSV, HTML only)
 
 
 @dataclass(frozen=True)
@@ -139,7 +167,7 @@ def _is_table_key(r: Record, options: TableOptions) -> str | None:
                                      and efficiency_column(r.key) is not None):
         if r.key.startswith(SWEEP_PREFIX):
             return None
-        return "efficiency" if efficiency_column(r.key, options.efficiency) else None
+        return "efficiency" if efficiency_column(r.key, options.efficiency_prefixes) else None
     if r.kind in (KIND_METRIC, KIND_UNAVAILABLE):
         if options.metrics is not None and r.key not in options.metrics:
             return None
@@ -147,12 +175,21 @@ def _is_table_key(r: Record, options: TableOptions) -> str | None:
     return None
 
 
+def _has_value(r: Record) -> bool:
+    if r.kind == KIND_METRIC:
+        return True  # a value, or an incomplete one (marked)
+    return r.kind == KIND_EFFICIENCY and r.value is not None and r.extra.get("status", OK) == OK
+
+
 def _columns(records: list[Record], options: TableOptions) -> list[Column]:
     first: dict[str, tuple[str, Record]] = {}
+    valued: set[str] = set()
     for r in records:
         group = _is_table_key(r, options)
         if group is not None:
             first.setdefault(r.key, (group, r))
+            if _has_value(r):
+                valued.add(r.key)
     if options.metrics is not None:
         absent = [k for k in options.metrics if k not in first]
         if absent:
@@ -164,14 +201,20 @@ def _columns(records: list[Record], options: TableOptions) -> list[Column]:
     quality = [k for k, (g, _) in first.items() if g == "quality"]
     if options.metrics is not None:
         quality = [k for k in options.metrics if k in quality]
-    eff = sorted((k for k, (g, _) in first.items() if g == "efficiency"),
-                 key=lambda k: (options.efficiency.index(efficiency_column(k).prefix), k))
+    else:
+        dataset = next((r.dataset for r in records if r.kind == KIND_METRIC), None)
+        quality = metric_order([k for k in quality if k in valued or options.keep_empty],
+                               dataset)
+    prefixes = options.efficiency_prefixes
+    eff = sorted((k for k, (g, _) in first.items() if g == "efficiency"
+                  and (options.efficiency is not None or k in valued or options.keep_empty)),
+                 key=lambda k: (prefixes.index(efficiency_column(k, prefixes).prefix), k))
     columns = []
     for key in quality + eff:
         group, r = first[key]
         precision = r.extra.get("precision")
         fmt = column_format(key, r.unit, None if precision is None else int(precision),
-                            options.efficiency if group == "efficiency" else ())
+                            prefixes if group == "efficiency" else ())
         values = [v for v in records if v.key == key and v.kind == KIND_METRIC]
         columns.append(Column(key=key, label=fmt.label + other_weights_label(values),
                               unit=fmt.unit, higher_is_better=r.higher_is_better,
@@ -187,11 +230,11 @@ def _cell(r: Record | None, options: TableOptions) -> Cell:
         return Cell(None, MISSING)
     status = r.extra.get("status", OK) if r.kind == KIND_EFFICIENCY else OK
     if r.kind == KIND_UNAVAILABLE or status == UNAVAILABLE:
-        return Cell(None, UNAVAILABLE)
+        return Cell(None, UNAVAILABLE, reason=_unavailable_reason(r))
     if status == NOT_APPLICABLE:
-        return Cell(None, NOT_APPLICABLE)
+        return Cell(None, NOT_APPLICABLE, reason=r.error)
     if r.value is None or r.error or r.extra.get("complete") is False:
-        return Cell(r.value, INCOMPLETE)
+        return Cell(r.value, INCOMPLETE, reason=r.error or "computed on part of the pairs")
     low, high = r.extra.get("ci_low"), r.extra.get("ci_high")
     if not options.intervals or low is None or high is None:
         low = high = None
@@ -213,10 +256,18 @@ def _mark_best(columns: list[Column], rows: list[Row], unranked: set[str] = froz
         best_rows[j] = {i for i, v in eligible if v == target}
     out = []
     for i, row in enumerate(rows):
-        cells = tuple(Cell(c.value, c.status, c.low, c.high, best=i in best_rows.get(j, ()))
-                      for j, c in enumerate(row.cells))
-        out.append(Row(row.model, row.bound, row.untrained, row.n, cells))
+        cells = tuple(replace(c, best=i in best_rows.get(j, ())) for j, c in enumerate(row.cells))
+        out.append(replace(row, cells=cells))
     return out
+
+
+def _unavailable_reason(r: Record) -> str:
+    return (r.error or "unavailable").removeprefix("unavailable: ")
+
+
+def _is_unavailable(r: Record) -> bool:
+    return r.kind == KIND_UNAVAILABLE or (r.kind == KIND_EFFICIENCY
+                                          and r.extra.get("status") == UNAVAILABLE)
 
 
 def build_table(records: list[Record] | tuple[Record, ...], options: TableOptions = TableOptions(),
@@ -226,6 +277,10 @@ def build_table(records: list[Record] | tuple[Record, ...], options: TableOption
     ``device_names`` maps a device type (``cpu``, ``cuda``) to its name for the footnote (from
     the runs' ``env.json``)."""
     records = list(records)
+    if options.models is not None:
+        chosen = select_models(records, options.models)
+        rank = {m: i for i, m in enumerate(chosen)}
+        records = sorted((r for r in records if r.model in rank), key=lambda r: rank[r.model])
     columns = _columns(records, options)
     models: dict[str, dict] = {}
     for r in records:
@@ -243,10 +298,14 @@ def build_table(records: list[Record] | tuple[Record, ...], options: TableOption
                 n=models[m]["n"],
                 cells=tuple(_cell(models[m]["cells"].get(c.key), options) for c in columns))
             for m in order]
-    table_records = [r for m in order for r in models[m]["cells"].values()]
+    shown = {c.key for c in columns}
+    table_records = [r for m in order for r in models[m]["cells"].values() if r.key in shown]
+    left_out = [r for m in order for r in models[m]["cells"].values()
+                if r.key not in shown and _is_unavailable(r)]
     rows = _mark_best(columns, rows, _mixed_weights(table_records))
     return Table(columns=tuple(columns), rows=tuple(rows),
-                 notes=tuple(_notes(records, table_records, columns, rows, device_names or {})),
+                 notes=tuple(_notes(records, table_records, columns, rows, device_names or {},
+                                    left_out)),
                  caption=options.caption or _caption(records))
 
 
@@ -270,7 +329,35 @@ def _caption(records: list[Record]) -> str:
     return f"Comparison on {quality.dataset} ({quality.split})."
 
 
-def _notes(records, table_records, columns, rows, device_names) -> list[Note]:
+def _label(r: Record, columns: list[Column]) -> str:
+    column = next((c for c in columns if c.key == r.key), None)
+    if column is not None:
+        return column.label
+    return column_format(r.key, r.unit, None).label
+
+
+def _unavailable_notes(table_records, left_out, columns) -> list[Note]:
+    """One note per short reason class: the metrics (shown or left out) it made unavailable."""
+    groups: dict[str, dict] = {}
+    for r, shown in [*((r, True) for r in table_records), *((r, False) for r in left_out)]:
+        if not _is_unavailable(r):
+            continue
+        long = _unavailable_reason(r)
+        group = groups.setdefault(short_reason(long), {"keys": {}, "details": {}, "shown": False})
+        group["keys"].setdefault(r.key, _label(r, columns))
+        group["details"].setdefault(long, None)
+        group["shown"] |= shown
+    order = {c.key: i for i, c in enumerate(columns)}
+    notes = []
+    for short, group in groups.items():
+        keys = sorted(group["keys"], key=lambda k: order.get(k, len(order)))
+        notes.append(Note(f"{', '.join(group['keys'][k] for k in keys)}: {short}.",
+                          MARK_UNAVAILABLE if group["shown"] else None,
+                          details=tuple(group["details"])))
+    return notes
+
+
+def _notes(records, table_records, columns, rows, device_names, left_out) -> list[Note]:
     notes = []
     quality = [r for r in records if r.kind == KIND_METRIC]
     if quality:
@@ -309,19 +396,10 @@ def _notes(records, table_records, columns, rows, device_names) -> list[Note]:
         name = device_names.get(d.split("-")[0])
         if name:
             notes.append(Note(f"{d}: {name}."))
-    reasons: dict[str, list[str]] = {}
-    for r in table_records:
-        cell_unavailable = r.kind == KIND_UNAVAILABLE or (
-            r.kind == KIND_EFFICIENCY and r.extra.get("status") == UNAVAILABLE)
-        if cell_unavailable:
-            reason = (r.error or "unavailable").removeprefix("unavailable: ")
-            keys = reasons.setdefault(reason, [])
-            if r.key not in keys:
-                keys.append(r.key)
-    for reason, keys in reasons.items():
-        notes.append(Note(f"{', '.join(keys)}: unavailable: {reason}", MARK_UNAVAILABLE))
+    notes += _unavailable_notes(table_records, left_out, columns)
     incomplete = list(dict.fromkeys(
-        f"{r.model} {r.key}: {r.error or 'computed on part of the pairs'}" for r in table_records
+        f"{r.model}, {_label(r, columns)}: {r.error or 'computed on part of the pairs'}"
+        for r in table_records
         if r.kind == KIND_METRIC and (r.value is None or r.error or r.extra.get("complete") is False)))
     for text in incomplete:
         notes.append(Note(text, MARK_INCOMPLETE))

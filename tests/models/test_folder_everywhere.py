@@ -197,8 +197,13 @@ def test_compare_accepts_folder_models_per_pair(folder_run, empty_hub, capsys):
     err = capsys.readouterr().err
     assert "compare --models names 'savd', which is not a model of this run" in err
     assert "did you mean 'saved'?" in err and "(its models: source, saved)" in err
-    assert main(["compare", str(folder_run), "--models", "folder:saved=/x,source"]) == 2
-    assert "a results folder is named by its NAME here (e.g. 'saved')" in capsys.readouterr().err
+    # a results folder's entry stands for its NAME; an entry naming no model of the run is refused
+    assert main(["compare", str(folder_run), "--models", "folder:saved=/x,source", "--resamples",
+                 "200", "--quiet"]) == 0
+    assert "saved - source on the same pairs" in capsys.readouterr().out
+    assert main(["compare", str(folder_run), "--models", "folder:other=/x,source"]) == 2
+    assert "a results folder is named by its NAME here, and 'other' is none" in (
+        capsys.readouterr().err)
 
 
 def test_compare_of_folder_models_under_patn_strips_says_why_no_set_level(defgan_market, tmp_path,

@@ -21,8 +21,23 @@ METRICS = {  # key: (unit, higher_is_better, precision, metric_version)
     "psnr": ("dB", True, 2, "1"),
     "lpips": (None, False, 4, "0.1"),
     "fid": (None, False, 2, "tf-1"),
+    "pckh": (None, True, 4, "patn-calPCKH"),
 }
-UNAVAILABLE = "unavailable: inception-fid weights (pt_inception-2015-12-05-6726825d.pth) not found"
+# long reasons as bench.weights.resolve words them: the file, where it looked (a path), where to
+# get it (a URL); tables for papers must show neither
+UNAVAILABLE = (
+    "unavailable: inception-fid weights (pt_inception-2015-12-05-6726825d.pth, torch-fidelity) "
+    "not found: looked in /home/user/.cache/torch/hub/checkpoints/"
+    "pt_inception-2015-12-05-6726825d.pth. To provide them: download "
+    "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+    "pt_inception-2015-12-05-6726825d.pth, then `python -m bench weights add FILE` or pass "
+    "--weights inception-fid=PATH")
+PCKH_UNAVAILABLE = (
+    "unavailable: keypointrcnn weights (keypointrcnn_resnet50_fpn_coco-fc266e95.pth, torchvision) "
+    "not found: looked in /home/user/.cache/torch/hub/checkpoints/"
+    "keypointrcnn_resnet50_fpn_coco-fc266e95.pth. To provide them: download "
+    "https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth, then "
+    "`python -m bench weights add FILE` (or give its keypoints with --keypoints patn=CSV)")
 
 
 def metric(model, key, value, ci=None, n=400, **kw):
@@ -37,10 +52,10 @@ def metric(model, key, value, ci=None, n=400, **kw):
                   extra=extra, **kw)
 
 
-def unavailable(model, key, **kw):
+def unavailable(model, key, error=UNAVAILABLE, **kw):
     unit, hib, precision, version = METRICS[key]
     return Record(**BASE, kind="unavailable", model=model, metric=key, key=key,
-                  metric_version=version, unit=unit, higher_is_better=hib, error=UNAVAILABLE,
+                  metric_version=version, unit=unit, higher_is_better=hib, error=error,
                   extra={"precision": precision}, **kw)
 
 
@@ -60,23 +75,28 @@ def records() -> list[Record]:
         metric("ctat", "psnr", 14.87654, (14.61, 15.12), **ctat),
         metric("ctat", "lpips", 0.2531, (0.2488, 0.2577), **ctat),
         unavailable("ctat", "fid", **ctat),
+        metric("ctat", "pckh", 0.94, (0.93, 0.95), **ctat),
         metric("warp", "ssim", 0.31229, (0.3044, 0.3202), failed=3, n=397),
         metric("warp", "psnr", 13.5, (13.2, 13.8), failed=3, n=397),
         metric("warp", "lpips", 0.3012, None, failed=3, n=397, complete=False,
                error="interrupted: 397 of 400 pairs evaluated"),
         unavailable("warp", "fid"),
+        metric("warp", "pckh", 0.9, (0.88, 0.92), failed=3, n=397),
         metric("patn", "ssim", 0.1402, (0.1390, 0.1414), **patn),
         metric("patn", "psnr", 9.1, (9.0, 9.2), **patn),
         metric("patn", "lpips", 0.61, (0.60, 0.62), **patn),
         unavailable("patn", "fid", **patn),
+        unavailable("patn", "pckh", error=PCKH_UNAVAILABLE, **patn),
         metric("oracle", "ssim", 1.0, (1.0, 1.0), reference_bound=True),
         metric("oracle", "psnr", float("inf"), (float("inf"), float("inf")), reference_bound=True),
         metric("oracle", "lpips", 0.0, (0.0, 0.0), reference_bound=True),
         unavailable("oracle", "fid", reference_bound=True),
+        metric("oracle", "pckh", 1.0, (1.0, 1.0), reference_bound=True),
         metric("source", "ssim", 0.2011, (0.1950, 0.2070), reference_bound=True),
         metric("source", "psnr", 11.25, (11.0, 11.5), reference_bound=True),
         metric("source", "lpips", 0.4123, (0.4050, 0.4190), reference_bound=True),
         unavailable("source", "fid", reference_bound=True),
+        metric("source", "pckh", 0.12, (0.1, 0.14), reference_bound=True),
     ]
     out += [Record(**BASE, kind="pair_error", model="warp", key=f"a{i}___b{i}",
                    error="generate: NaN in output") for i in range(3)]

@@ -1,17 +1,24 @@
-"""Tables from records: golden files of the fixed fixture run, merging rules, the CLI."""
+"""Tables from records: golden files of the fixed fixture run, the paper-ready defaults
+(columns with values in the field's order, short unavailable notes, no paths or URLs), model
+selections, merging rules, the CLI."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import json
+import re
 import shutil
 
 import pytest
 from report_helpers import FIXTURE_RUN, check_golden
 
 from bench.cli import main
+from bench.errors import UnknownNameError
 from bench.records import Record, RecordWriter
 from bench.report.build import ReportConfig, build_report, device_names
+from bench.report.columns import metric_order
 from bench.report.formats import TABLE_FORMATS, tex_escape
 from bench.report.runs import ReportError, load_run, merge_runs
 from bench.report.table import (
@@ -22,6 +29,7 @@ from bench.report.table import (
     TableOptions,
     build_table,
 )
+from bench.selection import select_models
 
 
 def _table(options: TableOptions | None = None):
@@ -34,27 +42,32 @@ def test_fixture_tables_match_golden_files(fmt):
     check_golden(f"table.{fmt}", TABLE_FORMATS.get(fmt)(_table()))
 
 
-def test_golden_without_intervals_and_with_chosen_columns():
-    options = TableOptions(metrics=("lpips", "ssim"), efficiency=("params", "flops"),
-                           intervals=False, caption="Market-1501, 400 pairs.")
+def test_golden_with_chosen_columns_rows_and_intervals():
+    options = TableOptions(metrics=("lpips", "ssim", "fid"), efficiency=("params", "flops"),
+                           models=("source", "warp", "oracle", "ctat"), intervals=True,
+                           caption="Market-1501, 400 pairs.")
     check_golden("table-selected.md", TABLE_FORMATS.get("md")(_table(options)))
 
 
 def test_table_decisions():
     table = _table()
     keys = [c.key for c in table.columns]
-    assert keys == ["ssim", "psnr", "lpips", "fid", "params", "macs", "latency_ms@cpu",
+    # metrics with a value in Market's order (SSIM, IS, mask-SSIM, mask-IS, PCKh, LPIPS, FID),
+    # then the secondary ones; FID (no value anywhere) left out; efficiency with values
+    assert keys == ["ssim", "pckh", "lpips", "psnr", "params", "macs", "latency_ms@cpu",
                     "latency_ms@cuda"]
     rows = {r.model: r for r in table.rows}
     assert [r.model for r in table.rows] == ["ctat", "warp", "patn", "oracle", "source"]
-    ssim, lpips, fid = table.column("ssim"), table.column("lpips"), table.column("fid")
+    ssim, lpips, pckh = table.column("ssim"), table.column("lpips"), table.column("pckh")
     # 0.312345 and 0.31229 are both 0.3123 at 4 decimals: a tie, both bold
     assert rows["ctat"].cells[ssim].best and rows["warp"].cells[ssim].best
     # bounds and untrained models never compete, though oracle is "better"
     assert not rows["oracle"].cells[ssim].best and not rows["patn"].cells[lpips].best
     assert rows["warp"].cells[lpips].status == INCOMPLETE and not rows["warp"].cells[lpips].best
     assert not rows["ctat"].cells[lpips].best  # the only complete trained value: no ranking
-    assert rows["ctat"].cells[fid].status == UNAVAILABLE
+    assert rows["patn"].cells[pckh].status == UNAVAILABLE
+    assert "keypointrcnn weights" in rows["patn"].cells[pckh].reason
+    assert all(c.low is None for r in table.rows for c in r.cells)  # intervals on request
     assert rows["warp"].cells[table.column("params")].status == NOT_APPLICABLE
     assert rows["warp"].cells[table.column("latency_ms@cpu")].status == MISSING
     assert rows["patn"].untrained and rows["patn"].label == "patn (untrained)"
@@ -66,13 +79,14 @@ def test_table_decisions():
 
 
 def test_markdown_marks_units_and_notes():
-    text = TABLE_FORMATS.get("md")(_table())
+    text = TABLE_FORMATS.get("md")(_table(TableOptions(intervals=True)))
     assert "| PSNR (dB) ↑ |" in text and "| Params (M) ↓ |" in text and "| MACs (G) ↓ |" in text
     assert "**14.88** [14.61, 15.12]" in text
     assert "| patn (untrained) |" in text and "| oracle (bound) |" in text
     assert "unavailable†" in text and "0.3012*" in text and "∞ [∞, ∞]" in text
-    assert "- † fid: unavailable: inception-fid weights" in text
-    assert "- * warp lpips: interrupted: 397 of 400 pairs evaluated" in text
+    # one short line per reason class, the shown PCKh cell and the left-out FID column alike
+    assert "- † PCKh, FID: weights not provided.\n" in text
+    assert "- * warp, LPIPS: interrupted: 397 of 400 pairs evaluated" in text
     assert "Protocol patn v1; dataset market, split test; 400 pairs" in text
     assert "device cuda (NVIDIA H100 80GB HBM3)" in text
     assert "FLOPs = 2 x MACs" in text
@@ -80,13 +94,13 @@ def test_markdown_marks_units_and_notes():
 
 
 def test_latex_is_ascii_escaped_and_uses_booktabs():
-    text = TABLE_FORMATS.get("tex")(_table())
+    text = TABLE_FORMATS.get("tex")(_table(TableOptions(intervals=True)))
     assert text.isascii()
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert rule in text
     assert text.count(r"\midrule") == 2  # header, then the bounds' block
     assert r"\textbf{14.88}" in text and r"$\uparrow$" in text and r"$\infty$" in text
-    assert r"pt\_inception" in text and r"95\%" in text
+    assert r"\textsuperscript{\dag} PCKh, FID: weights not provided." in text and r"95\%" in text
     assert tex_escape("a_b & 100% {x} ~ #1 $ ^ \\ é × ↑") == (
         r"a\_b \& 100\% \{x\} \textasciitilde{} \#1 \$ \textasciicircum{} \textbackslash{} e "
         r"$\times$ $\uparrow$")
@@ -101,6 +115,138 @@ def test_csv_keeps_raw_values():
     assert ctat["ssim"] == "0.312345" and ctat["params (parameters)"] == "10123456.0"
     oracle = dict(zip(header, lines[4].split(","), strict=True))
     assert oracle["psnr (dB)"] == "inf" and oracle["role"] == "bound"
+
+
+def _csv_rows(text):
+    return {row["model"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_report_csv_keeps_every_column_and_the_long_reasons(tmp_path):
+    result = build_report([FIXTURE_RUN], tmp_path / "rep", ReportConfig(
+        formats=("csv", "md"), plots=None, grid=None, html=False))
+    rows = _csv_rows((tmp_path / "rep" / "table.csv").read_text())
+    # FID has no value anywhere: left out of the paper table, kept in the CSV with its reason
+    assert "FID" not in [c.label for c in result.table.columns]
+    assert rows["ctat"]["fid_status"] == "unavailable" and rows["ctat"]["fid"] == ""
+    assert rows["ctat"]["fid_reason"].startswith("inception-fid weights (pt_inception")
+    assert "/home/user/.cache/torch/hub/checkpoints/" in rows["ctat"]["fid_reason"]
+    assert "https://download.pytorch.org/models/" in rows["patn"]["pckh_reason"]
+    assert rows["warp"]["lpips_reason"] == "interrupted: 397 of 400 pairs evaluated"
+    assert rows["ctat"]["ssim_ci_low"] == "0.3051"  # intervals: always in the CSV
+
+
+# a file-system path (absolute, home, Windows drive) or a URL anywhere in a text
+LOCATION = re.compile(r"(?:^|[\s(\[=\"'])~?/\w|\b[A-Za-z]:\\\w|://|www\.")
+
+
+def _paper_texts(out):
+    return {name: (out / name).read_text(encoding="utf-8") for name in ("table.md", "table.tex")}
+
+
+def test_paper_tables_carry_no_paths_or_urls(tmp_path):
+    """The fixture's reasons hold paths and URLs; .md and .tex must show neither, in any
+    option (intervals, explicit columns, a caption naming a folder), the CSV keeps them."""
+    assert LOCATION.search(" see /home/x") and LOCATION.search("https://a.org/b")  # control
+    assert not LOCATION.search("higher/lower, 2 / 3, img/s, [lo, hi], FLOPs = 2 x MACs")
+    base = load_run(FIXTURE_RUN)
+    run = tmp_path / "run"
+    run.mkdir()
+    with RecordWriter(run / "records.jsonl") as writer:  # a model that failed, naming a file
+        for r in base.records:
+            writer.write(r)
+        writer.write(dataclasses.replace(
+            base.records[0], kind="model_error", model="ctat", key=None, value=None,
+            error="generate: cannot read /data/ckpt/ctat.pt (see https://example.org/help)"))
+    options = [TableOptions(), TableOptions(intervals=True, caption="From /data/results/x."),
+               TableOptions(metrics=("fid", "pckh", "ssim"), efficiency=("params",))]
+    for i, table in enumerate(options):
+        out = tmp_path / f"rep{i}"
+        build_report([run], out, ReportConfig(table=table, plots=None, grid=None))
+        for name, text in _paper_texts(out).items():
+            found = LOCATION.search(text)
+            assert found is None, f"{name} shows a location: {text[found.start() - 40:][:120]!r}"
+            assert "weights not provided" in text and "ctat.pt" in text  # the file name stays
+        assert "/home/user/.cache" in (out / "table.csv").read_text()
+        assert "https://download.pytorch.org" in (out / "index.html").read_text()
+
+
+def test_paper_tables_of_a_real_run_without_weights(synthetic_parent, tmp_path, empty_hub):
+    """A real run whose LPIPS/FID/IS weights are missing (offline, empty hub cache): the reasons
+    the harness writes hold paths and URLs; the report's .md/.tex show one short line."""
+    from bench.api import run
+    from bench.config import RunConfig
+
+    out = tmp_path / "run"
+    run(RunConfig(models=("oracle", "warp"), data_root=synthetic_parent, limit=4,
+                  metrics=("ssim", "l1", "lpips", "fid", "is"), offline=True, bootstrap=0,
+                  efficiency=False, save_images=False, out=out), progress=False,
+        echo=lambda s: None)
+    reasons = [r.error for r in load_run(out).records if r.kind == "unavailable"]
+    assert reasons and all("://" in e and str(empty_hub) in e for e in reasons)
+    build_report([out], tmp_path / "rep", ReportConfig(plots=None, grid=None))
+    for name, text in _paper_texts(tmp_path / "rep").items():
+        assert LOCATION.search(text) is None, name
+    md = (tmp_path / "rep" / "table.md").read_text()
+    assert "- LPIPS, FID, IS: weights not provided.\n" in md  # no dagger: no such column shown
+    assert "| Model | SSIM ↑ | L1 ↓ |" in md
+
+
+def test_default_order_follows_the_dataset_family():
+    def as_dataset(name):
+        return [dataclasses.replace(r, dataset=name) for r in load_run(FIXTURE_RUN).records]
+
+    def keys(records, **kw):
+        return [c.key for c in build_table(records, TableOptions(efficiency=(), **kw)).columns]
+
+    # DeepFashion's tables: SSIM, LPIPS, FID, then IS, PCKh
+    assert keys(as_dataset("deepfashion")) == ["ssim", "lpips", "pckh", "psnr"]
+    assert keys(as_dataset("synthetic-fashion")) == ["ssim", "lpips", "pckh", "psnr"]
+    assert keys(as_dataset("synthetic")) == ["ssim", "pckh", "lpips", "psnr"]
+    assert keys(as_dataset("some-other-set")) == ["ssim", "pckh", "lpips", "psnr"]
+    assert metric_order(["kid", "l1", "mask_ssim", "fid", "is", "ssim", "x"], "deepfashion") == [
+        "ssim", "fid", "is", "mask_ssim", "l1", "kid", "x"]
+    assert metric_order(["kid", "l1", "mask_ssim", "fid", "is", "ssim", "x"], "market") == [
+        "ssim", "is", "mask_ssim", "fid", "l1", "kid", "x"]
+    # asked for: in the given order, shown where nothing could be computed
+    table = build_table(load_run(FIXTURE_RUN).records, TableOptions(metrics=("fid", "ssim")))
+    assert [c.key for c in table.columns][:2] == ["fid", "ssim"]
+    assert {r.cells[0].status for r in table.rows} == {UNAVAILABLE}
+    assert any(n.text == "FID: weights not provided." and n.mark for n in table.notes)
+
+
+def test_efficiency_columns_without_values_are_left_out_unless_asked():
+    records = [r for r in load_run(FIXTURE_RUN).records if r.model in ("warp", "oracle")]
+    assert [c.key for c in build_table(records).columns] == ["ssim", "pckh", "lpips", "psnr"]
+    asked = build_table(records, TableOptions(efficiency=("params",)))
+    assert asked.columns[-1].key == "params"
+    assert {r.cells[-1].status for r in asked.rows} == {NOT_APPLICABLE}
+
+
+def test_model_selection_orders_rows_and_refuses_unknown_names():
+    records = load_run(FIXTURE_RUN).records
+    table = build_table(records, TableOptions(models=("source", "pata", "ctat", "oracle")))
+    # methods in the given order ("pata": PATN's registry alias), then the bounds' block
+    assert [r.model for r in table.rows] == ["patn", "ctat", "source", "oracle"]
+    assert not any("warp" in n.text for n in table.notes)  # its notes go with it
+    with pytest.raises(UnknownNameError,
+                       match="'wrap', which is not a model of this run; did you mean 'warp'"):
+        build_table(records, TableOptions(models=("ctat", "wrap")))
+    assert select_models(records, ["folder:warp=/somewhere,panels=3", "ctat", "warp"]) == (
+        "warp", "ctat")
+
+
+def test_model_selection_accepts_results_folder_names(tmp_path):
+    """A results folder's model is named by its NAME in the records: select it like any."""
+    run = _copy_run(tmp_path, "folders", lambda r: dataclasses.replace(
+        r, model={"ctat": "defgan-released", "warp": "mine"}.get(r.model, r.model)))
+    out = tmp_path / "rep"
+    assert main(["report", str(run), "--out", str(out), "--models", "mine,defgan-released",
+                 "--no-plots", "--grid", "none", "--formats", "md"]) == 0
+    rows = [line.split("|")[1].strip() for line in (out / "table.md").read_text().splitlines()
+            if line.startswith("| ") and not line.startswith("| Model")]
+    assert rows == ["mine", "defgan-released"]
+    assert main(["report", str(run), "--out", str(out), "--models", "defgan-release",
+                 "--formats", "md"]) == 2
 
 
 def _copy_run(tmp_path, name, change=None):
@@ -167,6 +313,10 @@ def test_cli_report_and_refusal(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["report", str(FIXTURE_RUN), "--out", str(out), "--formats", "csv,md"]) == 0
     assert (out / "table.csv").is_file() and (out / "table.md").is_file()
+    assert "[0.3051, 0.3190]" not in (out / "table.md").read_text()  # intervals: on request
+    assert main(["report", str(FIXTURE_RUN), "--out", str(out), "--formats", "md",
+                 "--intervals", "--no-plots", "--grid", "none"]) == 0
+    assert "**0.3123** [0.3051, 0.3190]" in (out / "table.md").read_text()
     other = _copy_run(tmp_path, "c", lambda r: dataclasses.replace(r, pairs_sha256="0" * 64))
     capsys.readouterr()
     assert main(["report", str(FIXTURE_RUN), str(other), "--out", str(out)]) == 2
