@@ -337,6 +337,7 @@ def every_option() -> set[str]:
 FOREIGN_OPTIONS = {
     "--run-slow": "conftest.py",  # pytest
     "--refresh": ".ci/regression",
+    "--refresh-report": ".ci/regression",
     "--no_dropout": None,  # PATN's own train.py
 }
 

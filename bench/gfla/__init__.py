@@ -1,7 +1,8 @@
 """The computations of GFLA's ``script/metrics.py`` and its forks (DPTN, PIDM, CFLD).
 
 Library pieces, each reproducing one step of those scripts exactly (PROTOCOL.md 3.9, 3.9.1);
-the named protocols ``gfla``, ``dptn``, ``pidm``, ``cfld`` assemble them:
+protocols following the scripts (``dptn``, ``pidm``, ``cfld``, a script-faithful ``gfla``) will
+assemble them; none is wired yet (docs/gfla.md):
 
 =======================  ====================================================================
 ``prepare``              resizes (PIL, cv2, torch, torchvision), ``pad_256``, uint8
