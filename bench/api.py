@@ -477,8 +477,8 @@ def run(
         protocol=protocol.name, protocol_version=protocol.version, device=config.device,
         git_sha=env["git_sha"],
     )
-    for reason, names in reasons.items():
-        echo(f"  unavailable: {', '.join(names)}: {reason}")
+    for line in unavailable_summary(reasons):
+        echo(f"  {line}")
     for (network, file, sha), names in other.items():
         echo(f"  other weights: {', '.join(names)} computed with {network} {file} (sha256 "
              f"{sha[:8]}), not the published file: values labelled (other weights)")
@@ -522,6 +522,28 @@ def run(
     )
     echo(f"done in {elapsed:.1f} s ({len(pairs) / max(elapsed, 1e-9):.0f} pairs/s)")
     return result
+
+
+def unavailable_summary(reasons: dict[str, list[str]]) -> list[str]:
+    """One short line per kind of reason (long reason -> metric names), said once before the
+    work: ``unavailable: lpips, fid: weights not provided (alexnet, inception-fid); see
+    `python -m bench weights` ``. The long reasons (every place looked in, how to provide the
+    file) stay on the records, in the CSV and the HTML report."""
+    from bench.report.reasons import WEIGHTS_HINT, needs_weights, network_of, short_reason
+
+    groups: dict[str, tuple[dict, dict]] = {}
+    for reason, names in reasons.items():
+        metrics, networks = groups.setdefault(short_reason(reason), ({}, {}))
+        metrics.update(dict.fromkeys(names))
+        network = network_of(reason)
+        if network:
+            networks[network] = None
+    lines = []
+    for short, (metrics, networks) in groups.items():
+        line = f"unavailable: {', '.join(metrics)}: {short}"
+        line += f" ({', '.join(networks)})" if networks else ""
+        lines.append(line + (f"; {WEIGHTS_HINT}" if needs_weights(short) else ""))
+    return lines
 
 
 def measure_efficiency(evaluation: _Evaluation, config: RunConfig,

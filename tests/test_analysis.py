@@ -155,3 +155,24 @@ def test_records_frame_of_records_in_memory(small_run):
     frame = records_frame(result.records)
     assert frame.equals(bench.load_run(out))
     assert records_frame([]).columns.tolist() == list(RECORD_COLUMNS)
+
+
+def test_the_report_table_is_a_projection_of_the_frame(small_run, tmp_path):
+    """Every value of the report's table is the frame's value of that model and key, raw."""
+    import csv
+
+    from bench.report.build import ReportConfig, build_report
+
+    out, _ = small_run
+    build_report([out], tmp_path / "rep", ReportConfig(formats=("csv",), plots=None, grid=None,
+                                                       html=False))
+    df = bench.load_run(out)
+    frame = df[df.kind == "metric"].pivot(index="model", columns="key", values="value")
+    with (tmp_path / "rep" / "table.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted(r["model"] for r in rows) == sorted(frame.index)
+    keys = [k for k in frame.columns]
+    assert keys and all(k in rows[0] for k in keys)
+    for row in rows:
+        for key in keys:
+            assert float(row[key]) == frame.loc[row["model"], key]

@@ -44,7 +44,10 @@ def test_missing_weights_are_reported_unavailable_everywhere(offline_run):
     assert all(r.key == "lpips" and r.value is None for r in unavailable)
     assert all("alexnet-owt-7be5be79.pth" in r.error and "weights add" in r.error
                for r in unavailable)
-    assert any(line.startswith("  unavailable: lpips:") for line in lines)
+    # before the work: once, short, no paths (the long reason is on the records)
+    said = [line for line in lines if "unavailable" in line]
+    assert said == ["  unavailable: lpips: weights not provided (alexnet); "
+                    "see `python -m bench weights`"]
     text = summary_table(result.records)
     # no model has LPIPS: no column; its reason once, short, with where to see the weights
     assert "unavailable†" not in text and "lpips ↓" not in text.splitlines()[0]
