@@ -198,7 +198,8 @@ def test_default_order_follows_the_dataset_family():
     def keys(records, **kw):
         return [c.key for c in build_table(records, TableOptions(efficiency=(), **kw)).columns]
 
-    # DeepFashion's tables: SSIM, LPIPS, FID, then IS, PCKh
+    # DeepFashion's tables: SSIM, FID, LPIPS, then IS, PCKh; Market's: SSIM, mask-SSIM, IS,
+    # mask-IS, PCKh, then FID, LPIPS
     assert keys(as_dataset("deepfashion")) == ["ssim", "lpips", "pckh", "psnr"]
     assert keys(as_dataset("synthetic-fashion")) == ["ssim", "lpips", "pckh", "psnr"]
     assert keys(as_dataset("synthetic")) == ["ssim", "pckh", "lpips", "psnr"]
@@ -206,7 +207,11 @@ def test_default_order_follows_the_dataset_family():
     assert metric_order(["kid", "l1", "mask_ssim", "fid", "is", "ssim", "x"], "deepfashion") == [
         "ssim", "fid", "is", "mask_ssim", "l1", "kid", "x"]
     assert metric_order(["kid", "l1", "mask_ssim", "fid", "is", "ssim", "x"], "market") == [
-        "ssim", "is", "mask_ssim", "fid", "l1", "kid", "x"]
+        "ssim", "mask_ssim", "is", "fid", "l1", "kid", "x"]
+    assert metric_order(["lpips", "pckh", "fid", "mask_is", "is", "mask_ssim", "ssim"],
+                        "market") == ["ssim", "mask_ssim", "is", "mask_is", "pckh", "fid", "lpips"]
+    assert metric_order(["pckh", "is", "lpips", "fid", "ssim"], "deepfashion") == [
+        "ssim", "fid", "lpips", "is", "pckh"]
     # asked for: in the given order, shown where nothing could be computed
     table = build_table(load_run(FIXTURE_RUN).records, TableOptions(metrics=("fid", "ssim")))
     assert [c.key for c in table.columns][:2] == ["fid", "ssim"]
