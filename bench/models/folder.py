@@ -522,8 +522,10 @@ class FolderModel:
     sees_target = False
     sees_pairs = True  # the harness passes the pairs (names), never the target image
 
-    def __init__(self, spec: ModelSpec, folder: FolderSpec, workers: int = 2) -> None:
+    def __init__(self, spec: ModelSpec, folder: FolderSpec, workers: int = 2,
+                 allow_crop: bool = True) -> None:
         folder.validate()
+        self.allow_crop = allow_crop  # False: 256-wide panels are not cropped to 176 columns
         self.name = folder.name
         self.spec = spec
         self.folder = folder
@@ -570,7 +572,8 @@ class FolderModel:
                 f"folder:{self.name}: none of the {len(match.files)} files of the evaluated pairs "
                 f"in {self.root} can be read as an image"
             )
-        layout = fit_layout(self.folder, file_sizes, self.spec.size, self._padded_width())
+        layout = fit_layout(self.folder, file_sizes, self.spec.size, self._padded_width(),
+                            allow_crop=self.allow_crop)
         if layout.image_hw != tuple(self.spec.size):  # pragma: no cover - detect_layout ensures it
             raise FolderError(f"folder:{self.name}: panels do not match the dataset frame")
         digest = hashlib.sha256()
