@@ -115,14 +115,15 @@ class ScriptSteps:
         return prepare.script_floats(images)
 
     def record(self) -> dict:
-        """The settings as they go on records."""
-        return {"script": self.script, "source": self.source, "skimage": self.skimage,
-                "skimage_note": self.skimage_note, "sigma": self.sigma,
-                "pad_256_on": list(self.pad_256_on), "saved_as": self.saved_as,
-                "lpips_input": self.lpips_input,
-                "lpips_drop_remainder": self.lpips_drop_remainder,
-                "fid_input": self.fid_input, "train_input": self.train_input,
-                "fid_weights": self.fid_weights, "fid_drop_remainder": self.fid_drop_remainder}
+        """The settings as they go on records (flat: ``script``, ``script_*``)."""
+        return {"script": self.script, "script_source": self.source,
+                "script_skimage": self.skimage, "script_skimage_note": self.skimage_note,
+                "script_sigma": self.sigma, "script_pad_256_on": list(self.pad_256_on),
+                "script_saved_as": self.saved_as, "script_lpips_input": self.lpips_input,
+                "script_lpips_drop_remainder": self.lpips_drop_remainder,
+                "script_fid_input": self.fid_input, "script_train_input": self.train_input,
+                "script_fid_weights": self.fid_weights,
+                "script_fid_drop_remainder": self.fid_drop_remainder}
 
 
 def _each(fn, images: np.ndarray) -> np.ndarray:

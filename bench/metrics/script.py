@@ -94,7 +94,7 @@ class _ScriptPerPair(PerPairMean):
     def summary_extra(self) -> dict:
         extra = {"script_key": self.script_key}
         if self.steps is not None:
-            extra["script"] = self.steps.record()
+            extra.update(self.steps.record())
             extra["padded"] = self.dataset in self.steps.pad_256_on
         return extra
 

@@ -226,7 +226,7 @@ class TorchvisionFID(Metric):
 
         plan, result, real = self._plan, self._result, self.real
         extra = {
-            "script_key": "fid", "script": self.steps.record(), "reference": "train",
+            "script_key": "fid", **self.steps.record(), "reference": "train",
             "train_folder": str(real.folder), "real_images": len(real.files),
             "real_dropped": len(real.plan.dropped),
             "real_dropped_names": list(real.plan.dropped[:DROPPED_SHOWN]),
@@ -237,8 +237,7 @@ class TorchvisionFID(Metric):
             "batch_size": SCRIPT_BATCH,
             "inception": self.net.network,
             "filled_keys": len(self.net.loaded.filled_keys),
-            "versions": {"scipy": scipy.__version__, "opencv": cv2.__version__,
-                         "pillow": PIL.__version__},
+            "scipy": scipy.__version__, "opencv": cv2.__version__, "pillow": PIL.__version__,
         }
         if self.net.note:
             extra["weights_note"] = self.net.note
