@@ -280,9 +280,8 @@ FID_CASES = {  # protocol: (width, suffix, fake/real input, train input, drop, w
 }
 
 
-@pytest.mark.parametrize("protocol", [
-    "gfla", pytest.param("pidm", marks=pytest.mark.slow), pytest.param("cfld",
-                                                                       marks=pytest.mark.slow)])
+@pytest.mark.slow  # ~40 Inception passes at 299x299 on CPU
+@pytest.mark.parametrize("protocol", list(FID_CASES))
 def test_fid_tv_matches_the_scripts_wrapper_and_frechet(protocol, shared_data, tmp_path,
                                                         monkeypatch, standin_tv_inception):
     import bench.metrics.script_fid as script_fid_module
@@ -331,8 +330,11 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_other_weights_version_is_used_and_said(shared_data, tmp_path, standin_tv_inception):
-    data, res, train, _ = build(shared_data, tmp_path, 3, 256, ".jpg", n_train=3)
+def test_fid_tv_small_run_other_weights_version_is_used_and_said(shared_data, tmp_path,
+                                                                 standin_tv_inception):
+    """The fast end-to-end FID check (3 generated, 3 training images: one batch each, nothing
+    dropped): the value as the transcribed scripts compute it, and the weights version."""
+    data, res, train, files = build(shared_data, tmp_path, 3, 256, ".jpg", n_train=3)
     r = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
                       protocol="gfla", metrics=("fid_tv",), bootstrap=0, train_folder=train,
                       weights=(("inception-torchvision", str(standin_tv_inception)),),
@@ -340,6 +342,14 @@ def test_other_weights_version_is_used_and_said(shared_data, tmp_path, standin_t
     rec = values(r)["fid_tv"]
     assert "inception-torchvision-v0" in rec.extra["weights_note"]
     assert set(rec.extra["weights"]) == {"inception-torchvision"}
+    assert rec.extra["weights"]["inception-torchvision"]["sha256"] == _sha256(
+        standin_tv_inception)
+    fake = np.stack([read(f) for _, f in sorted(files, key=lambda x: x[1].name)])
+    real = np.stack([read(q) for q in sorted(train.iterdir())])
+    want = script_fid(ScriptInceptionV3(standin_tv_inception), fake.astype(np.float32) / 255.0,
+                      real.astype(np.float32) / 255.0)
+    assert rec.value == pytest.approx(want, rel=1e-4)
+    assert rec.extra["dropped"] == 0 and rec.extra["fake_images"] == 3
 
 
 def test_wrong_frame_and_dataset_are_refused_with_what_was_expected(shared_data, tmp_path):
