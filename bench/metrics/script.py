@@ -141,6 +141,8 @@ class SSIM256(_ScriptPerPair):
 
 
 class ScriptPSNR(_ScriptPerPair):
+    """Key ``psnr``: ``compare_psnr(gt, pred, data_range=1)`` (+inf for identical images)."""
+
     name = "psnr_script"
     version = "gfla-compare_psnr-range1-float32"
     script_key = "psnr"
@@ -152,6 +154,8 @@ class ScriptPSNR(_ScriptPerPair):
 
 
 class ScriptL1(_ScriptPerPair):
+    """Key ``l1``: ``np.mean(np.abs(gt - pred))`` on float32 / 255 images."""
+
     name = "l1_script"
     version = "gfla-compare_l1-float32"
     script_key = "l1"
@@ -163,6 +167,8 @@ class ScriptL1(_ScriptPerPair):
 
 
 class ScriptMAE(_ScriptPerPair):
+    """Key ``mae``: ``sum |gt - pred| / sum (gt + pred)`` in float32 (NaN for 0 / 0)."""
+
     name = "mae_script"
     version = "gfla-compare_mae-float32"
     script_key = "mae"
