@@ -146,7 +146,8 @@ def _build_models(config: RunConfig, size: tuple[int, int], protocol: Protocol |
             # of 256-wide panels (DPTN resized its outputs, it did not crop them)
             crop = protocol is None or not protocol.frames
             built.append((name, FolderModel(spec, folder, workers=config.workers,
-                                            allow_crop=crop)))
+                                            allow_crop=crop,
+                                            resizer=protocol.script if protocol else None)))
         else:
             built.append((name, GENERATORS.get(name)(spec)))
     return built

@@ -30,6 +30,7 @@ LPIPS_INPUTS = ("signed", "cv2-176x256-signed", "normalize")
 FID_INPUTS = ("files", "cv2-176x256")
 TRAIN_INPUTS = ("files", "cv2-176x256", "torchvision-bicubic-256x176")
 SAVED_AS = ("jpeg", "png")
+RESULT_RESIZES = ("cv2-uint8", "torch-bicubic")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class ScriptSteps:
     train_input: str = "files"  # TRAIN_INPUTS: how the training folder's images enter it
     fid_weights: str = "inception-torchvision"  # registry name of the weights its paper used
     fid_drop_remainder: bool = True
+    # result files at another size than the frame that the script resized itself before
+    # scoring: ((dataset, (H, W) of the files, RESULT_RESIZES method), ...)
+    result_resizes: tuple[tuple[str, tuple[int, int], str], ...] = ()
 
     def __post_init__(self) -> None:
         for value, allowed, what in ((self.lpips_input, LPIPS_INPUTS, "lpips_input"),
@@ -68,6 +72,28 @@ class ScriptSteps:
         return tuple(name for name, _ in self.frames)
 
     # -- generated images before they were files ----------------------------------------
+    def result_resize(self, dataset: str, file_hw: tuple[int, int]) -> str | None:
+        """The method the script used to bring ``file_hw`` results to its frame, if any."""
+        for name, hw, method in self.result_resizes:
+            if name == dataset and tuple(hw) == tuple(file_hw):
+                return method
+        return None
+
+    def resize_result(self, image: np.ndarray, method: str, frame: tuple[int, int]
+                      ) -> np.ndarray:
+        """One uint8 result image brought to ``frame`` as the script did it: DPTN's
+        ``cv2.resize`` of its uint8 output, then its JPEG file; CFLD's bicubic antialiased
+        ``F.interpolate`` of [0, 1] values, then ``* 255`` clamped and truncated (here of the
+        file's values / 255: the script resized the decoder's float output, which a file no
+        longer holds)."""
+        if method == "cv2-uint8":
+            return self.as_saved(prepare.cv2_resize(image, frame)[None])[0]
+        if method == "torch-bicubic":
+            x = prepare.script_floats(image)[None].transpose(0, 3, 1, 2).copy()
+            y = prepare.torch_resize_bicubic(x, frame).transpose(0, 2, 3, 1)
+            return prepare.to_uint8(y, scale="unit", clamp=True)[0]
+        raise ValueError(f"unknown result resize {method!r} (known: {RESULT_RESIZES})")
+
     def as_saved(self, images: np.ndarray) -> np.ndarray:
         """What the script read back after saving ``images`` (GFLA, DPTN: imageio JPEG)."""
         if self.saved_as == "jpeg":
@@ -161,6 +187,7 @@ DPTN = ScriptSteps(
     skimage="0.17.2", skimage_note=SKIMAGE_UNPINNED, sigma=1.5, pad_256_on=("deepfashion",),
     saved_as="jpeg", lpips_input="signed", lpips_drop_remainder=False, fid_input="files",
     train_input="files", fid_weights="inception-torchvision-v0", fid_drop_remainder=True,
+    result_resizes=(("deepfashion", (256, 256), "cv2-uint8"),),
 )
 PIDM = ScriptSteps(
     script="pidm", source="ankanbhunia/PIDM utils/metrics.py @ e4f1d88",
@@ -177,6 +204,8 @@ CFLD = ScriptSteps(
     saved_as="png", lpips_input="normalize", lpips_drop_remainder=False, fid_input="files",
     train_input="torchvision-bicubic-256x176", fid_weights="inception-torchvision",
     fid_drop_remainder=False,
+    result_resizes=(("deepfashion", (256, 256), "torch-bicubic"),
+                    ("deepfashion", (512, 352), "torch-bicubic")),
 )
 
 SCRIPTS = {"gfla": GFLA, "gfla-skimage014": GFLA_SKIMAGE014, "dptn": DPTN, "pidm": PIDM,

@@ -363,14 +363,39 @@ def test_wrong_frame_and_dataset_are_refused_with_what_was_expected(shared_data,
                       metrics=RECON, limit=2, out=tmp_path / "r2"), **QUIET)
 
 
-def test_results_of_another_size_are_refused_not_cropped(shared_data, tmp_path):
-    """DPTN resized its 256x256 outputs to 256x176; a 256x256 results folder under dptn is an
-    error naming the expected size, never a silent centre crop."""
-    data, _, _, _ = build(shared_data, tmp_path / "a", 3, 176, ".jpg")
-    _, res, _, _ = build(shared_data, tmp_path / "b", 3, 256, ".jpg")
-    with pytest.raises(BenchError, match=r"256x256 \(HxW\).*expected 256x\(k\*176\)"):
-        run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
-                      protocol="dptn", metrics=RECON, out=tmp_path / "r"), **QUIET)
+def test_results_of_another_size_are_resized_as_the_script_did_or_refused(shared_data,
+                                                                           tmp_path):
+    """DPTN resized its 256x256 outputs with cv2 (uint8) to 256x176 and saved JPEG: a 256x256
+    results folder under dptn is read that way, never centre-cropped; a size no script used
+    is an error naming the expected sizes."""
+    import cv2
+
+    data, _, _, files = build(shared_data, tmp_path / "a", 4, 176, ".jpg")
+    _, res, _, big = build(shared_data, tmp_path / "b", 4, 256, ".png")
+    r = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
+                      protocol="dptn", metrics=("l1_script",), bootstrap=0,
+                      out=tmp_path / "r"), **QUIET)
+    rec = values(r)["l1_script"]
+    assert rec.extra["results_folder"]["layout"]["resize"] == "cv2-uint8"
+    want = []
+    for (t, _), (_, f) in zip(files, big, strict=True):
+        small = cv2.resize(read(f), (176, 256))
+        Image.fromarray(small).save(tmp_path / "x.jpg", quality=75)
+        pred = read(tmp_path / "x.jpg").astype(np.float32) / 255.0
+        gt = read(data / "test" / t).astype(np.float32) / 255.0
+        want.append(np.mean(np.abs(pad_256(gt * 255).astype(np.float32) / 255.0
+                                   - pad_256(pred * 255).astype(np.float32) / 255.0)))
+    assert rec.value == pytest.approx(float(np.mean(want)), rel=1e-6)
+    gfla_data, _, _, _ = build(shared_data, tmp_path / "c", 2, 256, ".jpg")
+    _, narrow, _, _ = build(shared_data, tmp_path / "d", 2, 176, ".jpg")
+    with pytest.raises(BenchError, match=r"256x176 \(HxW\).*expected 256x\(k\*256\)"):
+        run(RunConfig(models=(f"folder:m={narrow}",), dataset="deepfashion",
+                      data_root=gfla_data, protocol="gfla", metrics=RECON,
+                      out=tmp_path / "r2"), **QUIET)
+    with pytest.raises(BenchError, match=r"or single images of 256x256, resized"):
+        _, odd, _, _ = build(shared_data, tmp_path / "e", 2, 200, ".jpg")
+        run(RunConfig(models=(f"folder:m={odd}",), dataset="deepfashion", data_root=data,
+                      protocol="dptn", metrics=RECON, out=tmp_path / "r3"), **QUIET)
 
 
 def test_script_metrics_need_a_script_protocol_and_are_not_defaults(shared_data, tmp_path):
