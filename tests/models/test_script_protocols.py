@@ -379,3 +379,30 @@ def test_cli_run_under_a_script_protocol_writes_protocol_and_version(shared_data
     records = [r for r in read_records(out / "records.jsonl") if r.kind == "metric"]
     assert {(r.protocol, r.protocol_version) for r in records} == {("gfla", "2")}
     capsys.readouterr()
+
+
+def test_images_the_harness_generates_are_scored_as_the_script_saved_them(shared_data,
+                                                                         tmp_path):
+    """GFLA saved its outputs with imageio as JPEG (quality 75) and scored the files: a model
+    run by the harness under gfla is scored on the JPEG round trip of its images; under pidm
+    (PNG) on the images themselves."""
+    data, _, _, _ = build(shared_data, tmp_path, 4, 256, ".png")
+    pairs = (data / "fashion-pairs-test.csv").read_text().splitlines()[1:]
+    out = {}
+    for protocol in ("gfla", "pidm"):
+        r = run(RunConfig(models=("source",), dataset="deepfashion", data_root=data,
+                          protocol=protocol, metrics=("l1_script",), bootstrap=0,
+                          efficiency=False, out=tmp_path / protocol), **QUIET)
+        out[protocol] = values(r, "source")["l1_script"].value
+    jpeg, png = [], []
+    for line in pairs:
+        src, tgt = line.split(",")
+        source, target = read(data / "test" / src), read(data / "test" / tgt)
+        Image.fromarray(source).save(tmp_path / "x.jpg", quality=75)
+        saved = read(tmp_path / "x.jpg")
+        t = target.astype(np.float32) / 255.0
+        jpeg.append(np.mean(np.abs(t - saved.astype(np.float32) / 255.0)))
+        png.append(np.mean(np.abs(t - source.astype(np.float32) / 255.0)))
+    assert out["gfla"] == pytest.approx(float(np.mean(jpeg)), rel=1e-6)
+    assert out["pidm"] == pytest.approx(float(np.mean(png)), rel=1e-6)
+    assert out["gfla"] != pytest.approx(out["pidm"], rel=1e-6)
