@@ -9,9 +9,21 @@ are only compared when they were computed the same way::
 
 Metric-level choices (which SSIM window, which data range) are metrics of their own
 (``ssim`` is the legacy scikit-image 0.14.2 computation, ``ssim_fixed`` the modern one); the
-protocol holds what applies to every metric: padding, where the ground truth comes from, and
-FID's reference set (the target images of the same pairs, or a training-image folder for
-``gfla``). ``patn-strips`` takes the ground truth from each result strip's own target panel, as PATN's getMetrics did
+protocol holds what applies to every metric: padding, where the ground truth comes from,
+FID's reference set (the target images of the same pairs, or a training-image folder), the
+metrics scored when ``--metrics`` is not given, and the frame (H x W per dataset) its ground
+truth must have.
+
+The script protocols ``gfla`` (v2; v1 used torch-fidelity's FID and is retired),
+``gfla-skimage014``, ``dptn``, ``pidm`` and ``cfld`` reproduce the GFLA-lineage metric scripts
+(PROTOCOL.md 3.9.1): each holds a :class:`bench.gfla.protocol.ScriptSteps` that the script
+metrics (``ssim_box51``, ``ssim_256``, ``psnr_script``, ``l1_script``, ``mae_script``,
+``lpips_script``, ``fid_tv``) read their preparation and settings from. ``fair`` is one
+computation for every method (lossless, one frame, no padding, nothing dropped)::
+
+    python -m bench run --protocol dptn --dataset deepfashion --data-root /data/fashion \
+        --models folder:dptn=/results/dptn --train-folder /data/fashion/train \
+        --weights inception-torchvision-v0=/w/inception_v3_google-1a9a5a14.pth ``patn-strips`` takes the ground truth from each result strip's own target panel, as PATN's getMetrics did
 (PROTOCOL.md 3.2), so it only scores results folders (``folder:NAME=PATH``) and needs no
 dataset images::
 
