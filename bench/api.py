@@ -147,7 +147,7 @@ def _build_models(config: RunConfig, size: tuple[int, int], protocol: Protocol |
             crop = protocol is None or not protocol.frames
             built.append((name, FolderModel(spec, folder, workers=config.workers,
                                             allow_crop=crop,
-                                            resizer=protocol.script if protocol else None)))
+                                            resizer=protocol.resizer if protocol else None)))
         else:
             built.append((name, GENERATORS.get(name)(spec)))
     return built

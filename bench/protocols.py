@@ -45,6 +45,29 @@ from bench.types import PairBatch
 
 
 @dataclass(frozen=True)
+class AntialiasedResize:
+    """How ``fair`` brings result images of another size to its frame: once, with PIL's
+    bicubic filter (antialiased: PIL widens the kernel when it shrinks), the filter the
+    lineage made its ground truth with; the folder's layout on the record says so."""
+
+    result_resizes: tuple[tuple[str, tuple[int, int], str], ...]  # (dataset, (H, W), method)
+
+    def result_resize(self, dataset: str, file_hw: tuple[int, int]) -> str | None:
+        for name, hw, method in self.result_resizes:
+            if name == dataset and tuple(hw) == tuple(file_hw):
+                return method
+        return None
+
+    def resize_result(self, image: np.ndarray, method: str, frame: tuple[int, int]
+                      ) -> np.ndarray:
+        from bench.gfla.prepare import pil_resize
+
+        if method != "pil-bicubic":
+            raise ValueError(f"unknown result resize {method!r} (known: pil-bicubic)")
+        return pil_resize(image, frame, "bicubic")
+
+
+@dataclass(frozen=True)
 class Protocol:
     name: str
     version: str
@@ -60,6 +83,14 @@ class Protocol:
     script: ScriptSteps | None = None
     # (H, W) per dataset the ground truth must have (script protocols and fair); empty: any
     frames: tuple[tuple[str, tuple[int, int]], ...] = ()
+    # result files at another size than the frame resized as a non-script protocol states
+    # (fair); script protocols use their script's own resizes (ScriptSteps.result_resizes)
+    result_resize: AntialiasedResize | None = None
+
+    @property
+    def resizer(self):
+        """What brings result files of another size to the frame, or None (refused)."""
+        return self.script if self.script is not None else self.result_resize
 
     def frame(self, dataset: str) -> tuple[int, int] | None:
         return dict(self.frames).get(dataset)
@@ -202,13 +233,16 @@ FAIR = Protocol(
     version="1",
     description=(
         "One computation for every method: lossless images at 256x176 (DeepFashion) / 128x64 "
-        "(Market), no padding, nothing dropped; SSIM (today's scikit-image, sigma 1.5, data "
-        "range 255) and the box-51 variant, LPIPS alex, FID and KID (torch-fidelity's "
+        "(Market), no padding, nothing dropped (256x256 or 512x352 result files resized once "
+        "with PIL's antialiased bicubic, said on the record); SSIM (today's scikit-image, "
+        "sigma 1.5, data range 255) and the box-51 variant, LPIPS alex, FID and KID (torch-fidelity's "
         "Inception) against the test targets and against --train-folder, PCKh."),
     fid_reference="targets",
     metrics=("ssim_fixed", "ssim_box51", "lpips", "fid", "kid", "fid_train", "kid_train",
              "pckh"),
     frames=(("deepfashion", (256, 176)), ("market", (128, 64))),
+    result_resize=AntialiasedResize((("deepfashion", (256, 256), "pil-bicubic"),
+                                     ("deepfashion", (512, 352), "pil-bicubic"))),
 )
 for _p in (PATN, PATN_STRIPS, MODERN, GFLA, GFLA_SKIMAGE014, DPTN, PIDM, CFLD, FAIR):
     PROTOCOLS.register(_p.name)(_p)

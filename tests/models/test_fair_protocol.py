@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 from script_samples import QUIET, build, read, values
 from skimage.metrics import structural_similarity
 
@@ -63,3 +64,22 @@ def test_fair_fid_against_targets_and_training_folder(shared_data, tmp_path, sta
     assert got["fid_train"].extra["reference"] == "train"
     assert got["fid_train"].extra["real_images"] == 3
     assert got["fid"].value != pytest.approx(got["fid_train"].value)
+
+
+def test_fair_resizes_other_result_sizes_once_with_pil_bicubic_and_says_so(shared_data,
+                                                                         tmp_path):
+    data, _, _, files = build(shared_data, tmp_path / "a", 4, 176, ".png")
+    _, res, _, big = build(shared_data, tmp_path / "b", 4, 256, ".png")
+    r = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
+                      protocol="fair", metrics=("ssim_fixed",), bootstrap=0,
+                      out=tmp_path / "run"), **QUIET)
+    rec = values(r)["ssim_fixed"]
+    layout = rec.extra["results_folder"]["layout"]
+    assert layout["resize"] == "pil-bicubic" and "resized to 256x176" in layout["description"]
+    want = []
+    for (t, _), (_, f) in zip(files, big, strict=True):
+        pred = np.asarray(Image.open(f).convert("RGB").resize((176, 256), Image.BICUBIC))
+        want.append(structural_similarity(read(data / "test" / t), pred, data_range=255,
+                                          channel_axis=-1, gaussian_weights=True, sigma=1.5,
+                                          use_sample_covariance=False))
+    assert rec.value == pytest.approx(float(np.mean(want)), rel=1e-6)
