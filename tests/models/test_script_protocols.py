@@ -19,7 +19,7 @@ import torchvision
 from PIL import Image
 from scipy import linalg
 from scipy import ndimage as ndi
-from script_samples import QUIET, build, read, values
+from script_samples import QUIET, build, build_market, read, values
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from bench.api import run
@@ -406,3 +406,18 @@ def test_images_the_harness_generates_are_scored_as_the_script_saved_them(shared
     assert out["gfla"] == pytest.approx(float(np.mean(jpeg)), rel=1e-6)
     assert out["pidm"] == pytest.approx(float(np.mean(png)), rel=1e-6)
     assert out["gfla"] != pytest.approx(out["pidm"], rel=1e-6)
+
+
+@pytest.mark.parametrize("protocol", ["gfla", "dptn"])
+def test_market_is_scored_at_128x64_without_padding(protocol, shared_data, tmp_path):
+    data, res, files = build_market(shared_data, tmp_path, 8, ".jpg")
+    r = run(RunConfig(models=(f"folder:m={res}",), dataset="market", data_root=data,
+                      protocol=protocol, metrics=RECON, bootstrap=0, out=tmp_path / "run"),
+            **QUIET)
+    got = values(r)
+    expected = [script_reconstruction(read(data / "test" / t), read(f), sigma=1.5,
+                                      skimage="0.17.2", pad=False) for t, f in files]
+    for key in RECON:
+        want = float(np.mean([e[key] for e in expected]))
+        assert got[key].value == pytest.approx(want, rel=1e-6, abs=1e-9), key
+    assert got["ssim_box51"].extra["padded"] is False
