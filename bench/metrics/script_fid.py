@@ -204,16 +204,34 @@ class TorchvisionFID(Metric):
     def n_items(self) -> int:
         return len(self._names)
 
-    def compute(self) -> dict[str, float]:
-        if len(self._names) < 2:
-            return {self.name: float("nan")}
+    def _used_positions(self) -> list[int]:
+        """Positions (update order) of the generated images the script kept."""
         self._plan = batch_plan(self._names, batch_size=SCRIPT_BATCH,
                                 drop_remainder=self.steps.fid_drop_remainder)
         position = {n: i for i, n in enumerate(self._names)}
-        fake = self._features()[[position[n] for n in self._plan.used]]
+        return [position[n] for n in self._plan.used]
+
+    def compute(self) -> dict[str, float]:
+        if len(self._names) < 2:
+            return {self.name: float("nan")}
+        fake = self._features()[self._used_positions()]
         mu_real, sigma_real = self.real.statistics()
         self._result = frechet_distance(mu_real, sigma_real, *statistics(fake))
         return {self.name: self._result.value}
+
+    def compute_on(self, positions: np.ndarray) -> dict[str, float]:
+        """The distance on a resample of the generated images (bootstrap intervals, paired
+        comparisons): the positions the remainder rule kept, against the same real set,
+        through the fast equivalent of the Fréchet distance (same value to float precision,
+        :func:`bench.metrics.fidelity.frechet_distance_of_features`)."""
+        from bench.metrics.fidelity import frechet_distance_of_features
+
+        kept = set(self._used_positions())
+        picked = [p for p in np.asarray(positions, dtype=np.intp).tolist() if p in kept]
+        if len(picked) < 2:
+            return {self.name: float("nan")}
+        return {self.name: frechet_distance_of_features(self._features()[picked],
+                                                        self.real.pool())}
 
     def weights_used(self) -> dict[str, dict]:
         used = self.net.loaded.weights_used

@@ -216,7 +216,7 @@ def test_lpips_remainder_rule_drops_the_last_sorted_pairs(shared_data, tmp_path,
     monkeypatch.setattr(script, "SCRIPT_BATCH", 4)  # 10 pairs: 2 batches of 4, 2 dropped
     data, res, _, files = build(shared_data, tmp_path, 10, 256, ".jpg")
     r = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
-                      protocol="gfla", metrics=("lpips_script",), bootstrap=0,
+                      protocol="gfla", metrics=("lpips_script",), bootstrap=20,
                       weights=(("alexnet", str(standin_alexnet)),), out=tmp_path / "run"),
             **QUIET)
     rec = values(r)["lpips_script"]
@@ -229,6 +229,8 @@ def test_lpips_remainder_rule_drops_the_last_sorted_pairs(shared_data, tmp_path,
                      y.transpose(0, 3, 1, 2).copy())
     order = np.argsort([f.name for _, f in files])
     assert rec.value == pytest.approx(float(d[order[:8]].mean()), rel=1e-5)
+    # intervals resample only the kept pairs: they bracket the kept pairs' values
+    assert d[order[:8]].min() <= rec.extra["ci_low"] <= rec.extra["ci_high"] <= d[order[:8]].max()
 
 
 FID_CASES = {  # protocol: (width, suffix, fake/real input, train input, drop, weights network)
@@ -294,7 +296,7 @@ def test_fid_tv_small_run_other_weights_version_is_used_and_said(shared_data, tm
     dropped): the value as the transcribed scripts compute it, and the weights version."""
     data, res, train, files = build(shared_data, tmp_path, 3, 256, ".jpg", n_train=3)
     r = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
-                      protocol="gfla", metrics=("fid_tv",), bootstrap=0, train_folder=train,
+                      protocol="gfla", metrics=("fid_tv",), bootstrap=5, train_folder=train,
                       weights=(("inception-torchvision", str(standin_tv_inception)),),
                       offline=True, use_cache=False, out=tmp_path / "run"), **QUIET)
     rec = values(r)["fid_tv"]
@@ -308,6 +310,8 @@ def test_fid_tv_small_run_other_weights_version_is_used_and_said(shared_data, tm
                       real.astype(np.float32) / 255.0)
     assert rec.value == pytest.approx(want, rel=1e-4)
     assert rec.extra["dropped"] == 0 and rec.extra["fake_images"] == 3
+    # resamples of the generated set give an interval (fast Frechet equivalent)
+    assert rec.extra["bootstrap_resamples"] == 5 and rec.extra["ci_low"] <= rec.extra["ci_high"]
 
 
 def test_wrong_frame_and_dataset_are_refused_with_what_was_expected(shared_data, tmp_path):
