@@ -425,3 +425,30 @@ def test_market_is_scored_at_128x64_without_padding(protocol, shared_data, tmp_p
         want = float(np.mean([e[key] for e in expected]))
         assert got[key].value == pytest.approx(want, rel=1e-6, abs=1e-9), key
     assert got["ssim_box51"].extra["padded"] is False
+
+
+@pytest.mark.slow  # ~20 Inception passes on CPU
+def test_compare_two_results_folders_on_fid_tv(shared_data, tmp_path, standin_tv_inception):
+    """``bench compare`` on a gfla run: fid_tv recomputed from the saved images equals the
+    run's value, and a paired bootstrap over the kept pairs compares the two folders."""
+    from bench.compare import format_set_level, prepare_set_level
+
+    data, res, train, files = build(shared_data, tmp_path, 4, 256, ".jpg", n_train=4)
+    other = tmp_path / "other"
+    other.mkdir()
+    for tgt, f in files:  # a second "method": the ground truth, blurred, as its results
+        blurred = ndi.uniform_filter(read(data / "test" / tgt), size=(5, 5, 1))
+        Image.fromarray(blurred).save(other / f.name, "JPEG")
+    out = tmp_path / "run"
+    r = run(RunConfig(models=(f"folder:a={res}", f"folder:b={other}"), dataset="deepfashion",
+                      data_root=data, protocol="gfla", metrics=("fid_tv",), bootstrap=0,
+                      train_folder=train, stats_cache=tmp_path / "cache", offline=True,
+                      weights=(("inception-torchvision-v0", str(standin_tv_inception)),),
+                      out=out), **QUIET)
+    recorded = {rec.model: rec.value for rec in r.records if rec.key == "fid_tv"}
+    job = prepare_set_level(out, "a", "b", offline=True, resamples=10)
+    result = job.run()
+    c = result.comparisons["fid_tv"]
+    assert c.mean_a == pytest.approx(recorded["a"], rel=1e-4)
+    assert c.mean_b == pytest.approx(recorded["b"], rel=1e-4)
+    assert "fid_tv" in format_set_level("a", "b", result, out)
