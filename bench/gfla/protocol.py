@@ -20,6 +20,7 @@ steps that came before saving (GFLA's JPEG, CFLD's resize of the float predictio
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -110,8 +111,8 @@ class ScriptSteps:
         return gt, pred
 
     def lpips_inputs(self, images: np.ndarray) -> np.ndarray:
-        """float32 (N, 3, H, W) as the script passed it to LPIPS, and whether the network
-        is then told ``normalize=True`` (CFLD: [0, 1] in, ``2 x - 1`` done by lpips)."""
+        """float32 (N, 3, H, W) as the script passed it to LPIPS (CFLD: [0, 1], with
+        :attr:`lpips_normalize` telling lpips to compute ``2 x - 1`` itself)."""
         if self.lpips_input == "signed":
             x = prepare.script_signed(images)
         elif self.lpips_input == "cv2-176x256-signed":
@@ -176,10 +177,9 @@ GFLA = ScriptSteps(
     lpips_input="signed", lpips_drop_remainder=True, fid_input="files", train_input="files",
     fid_weights="inception-torchvision-v0", fid_drop_remainder=True,
 )
-GFLA_SKIMAGE014 = ScriptSteps(
-    **{**GFLA.__dict__, "skimage": "0.14.2",
-       "skimage_note": "variant: scikit-image 0.14.2 (13-tap Gaussian for ssim_256)"},
-)
+GFLA_SKIMAGE014 = dataclasses.replace(
+    GFLA, skimage="0.14.2",
+    skimage_note="variant: scikit-image 0.14.2 (13-tap Gaussian for ssim_256)")
 DPTN = ScriptSteps(
     script="dptn", source="PangzeCheung/Dual-task-Pose-Transformer-Network metrics/metrics.py "
     "@ 59a7590",
