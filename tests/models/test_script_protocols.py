@@ -29,6 +29,7 @@ from bench.errors import BenchError
 from bench.metrics import default_metrics
 from bench.records import read_records
 
+SAMPLES = "published-samples/deform-fashion"
 RECON = ("ssim_box51", "ssim_256", "psnr_script", "l1_script", "mae_script")
 
 
@@ -452,3 +453,33 @@ def test_compare_two_results_folders_on_fid_tv(shared_data, tmp_path, standin_tv
     assert c.mean_a == pytest.approx(recorded["a"], rel=1e-4)
     assert c.mean_b == pytest.approx(recorded["b"], rel=1e-4)
     assert "fid_tv" in format_set_level("a", "b", result, out)
+
+
+def test_multi_panel_strips_are_scored_like_single_images(shared_data, tmp_path):
+    """Released comparison strips (here Def-GAN's [source | target | generated], 256x256
+    panels, renamed ``{src}_2_{tgt}_vis.png``; PIDM-style strips with ``panels=``, ``panel=``)
+    give the generated panel, scored as the single image would be."""
+    data, res, _, files = build(shared_data, tmp_path, 5, 256, ".png")
+    strips = tmp_path / "strips"
+    four = tmp_path / "four"
+    strips.mkdir()
+    four.mkdir()
+    for path in sorted((shared_data / SAMPLES).glob("*.png"))[:5]:
+        src, tgt = path.name[: -len(".png")].split(".jpg_", 1)
+        name = f"{src}_2_{Path(tgt).stem}_vis.png"
+        strip = read(path)
+        Image.fromarray(strip).save(strips / name)
+        pose = np.zeros_like(strip[:, :256])  # a target-pose panel first, as PIDM's strips
+        Image.fromarray(np.concatenate([pose, strip], axis=1)).save(four / name)
+    got = {}
+    for label, entry in (("single", f"folder:m={res}"), ("strips", f"folder:m={strips}"),
+                         ("four", f"folder:m={four},panels=4,panel=3,target=2")):
+        r = run(RunConfig(models=(entry,), dataset="deepfashion", data_root=data,
+                          protocol="pidm", metrics=("ssim_box51", "l1_script"), bootstrap=0,
+                          out=tmp_path / label), **QUIET)
+        recs = values(r)
+        got[label] = {k: v.value for k, v in recs.items()}
+        got[label + "-layout"] = recs["l1_script"].extra["results_folder"]["layout"]["kind"]
+    assert got["strips"] == got["single"] == got["four"]
+    assert (got["single-layout"], got["strips-layout"], got["four-layout"]) == (
+        "single", "defgan-3", "custom")
