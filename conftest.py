@@ -153,6 +153,25 @@ def standin_inception(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def standin_tv_inception(tmp_path_factory) -> Path:
+    """A seeded torchvision inception_v3 state dict (aux classifier kept), standing in for
+    inception_v3_google-*.pth (inception-torchvision, inception-torchvision-v0)."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(21)
+    net = torchvision.models.inception_v3(weights=None, aux_logits=True, init_weights=False)
+    _kaiming(net)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.normal_(0, 0.1)
+            m.running_var.uniform_(0.5, 2.0)
+    path = tmp_path_factory.mktemp("standin") / "inception-torchvision-standin.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def standin_keypointrcnn(tmp_path_factory) -> Path:
     """A seeded torchvision Keypoint R-CNN state dict (stands in for
     keypointrcnn_resnet50_fpn_coco-fc266e95.pth)."""

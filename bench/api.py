@@ -128,7 +128,8 @@ def _check_device(device: str) -> None:
         raise BenchError(f"--device {device!r} cannot be used here ({available}): {exc}") from None
 
 
-def _build_models(config: RunConfig, size: tuple[int, int]) -> list[tuple[str, object]]:
+def _build_models(config: RunConfig, size: tuple[int, int], protocol: Protocol | None = None
+                  ) -> list[tuple[str, object]]:
     built = []
     for name in config.models:
         checkpoint = config.checkpoint_for(name)
@@ -141,7 +142,12 @@ def _build_models(config: RunConfig, size: tuple[int, int]) -> list[tuple[str, o
         if folder is not None:
             from bench.models.folder import FolderModel
 
-            built.append((name, FolderModel(spec, folder, workers=config.workers)))
+            # a protocol with a stated frame scores files of that frame only: no centre crop
+            # of 256-wide panels (DPTN resized its outputs, it did not crop them)
+            crop = protocol is None or not protocol.frames
+            built.append((name, FolderModel(spec, folder, workers=config.workers,
+                                            allow_crop=crop,
+                                            resizer=protocol.resizer if protocol else None)))
         else:
             built.append((name, GENERATORS.get(name)(spec)))
     return built
@@ -254,6 +260,7 @@ class _Evaluation:
                 stage, files = "read", {i: f for i, (_, f) in out.problems.items()}
             else:
                 images, problems = tensor_to_images(out, shape)
+                images = self.protocol.prepare_generated(images)  # e.g. GFLA's JPEG files
                 stage, files = "generate", {}
             if self.protocol.gt_from_results and (
                     not isinstance(out, Generated) or out.targets is None):
@@ -402,6 +409,7 @@ def run(
                    images_required=not results_only)
     if files.size is None:
         files = _frame_from_results(config, files)
+    protocol.check_frame(files.name, files.size, str(files.image_dir))
     echo(f"dataset {files.name} ({config.split}): {files.root} [{files.root_source}]")
     for note in files.notes:
         echo(f"  note: {note}")
@@ -415,7 +423,7 @@ def run(
 
     _check_device(config.device)
     torch.manual_seed(config.seed)
-    built = _build_models(config, files.size)
+    built = _build_models(config, files.size, protocol)
     for name, gen in built:
         if getattr(gen, "sees_pairs", False):
             plan = getattr(gen, "plan", None)  # optional: learn the pair list before work

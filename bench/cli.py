@@ -6,6 +6,7 @@
     python -m bench list models
     python -m bench data generate synthetic
     python -m bench data check market --data-root /data/market_data
+    python -m bench data prepare pidm --dataset deepfashion --images DIR --out DIR
     python -m bench weights                               # pretrained files: where, present?
     python -m bench weights add ~/Downloads/alexnet-owt-7be5be79.pth
     python -m bench compare results/<run> --models warp,source
@@ -182,8 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     lister.add_argument("what", nargs="?", default="all",
                         choices=["all", "models", "datasets", "metrics", "protocols"])
 
-    data = sub.add_parser("data", help="generate the synthetic set or check a dataset folder")
-    data_sub = data.add_subparsers(dest="data_command", required=True, metavar="{generate,check}")
+    data = sub.add_parser("data", help="generate the synthetic set, check a dataset folder, or "
+                          "prepare images as a paper did")
+    data_sub = data.add_subparsers(dest="data_command", required=True,
+                                   metavar="{generate,check,prepare}")
     gen = data_sub.add_parser("generate", help="generate a synthetic dataset into the cache")
     gen.add_argument("name", nargs="?", default="synthetic")
     gen.add_argument("--seed", type=int, default=None)
@@ -193,6 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name")
     check.add_argument("--data-root", type=Path, default=None)
     check.add_argument("--split", default="test")
+    prep = data_sub.add_parser(
+        "prepare", help="make a test or training folder the way a protocol's paper made it "
+        "(resize filter, size, format) from source images named as in the CSVs")
+    prep.add_argument("protocol", help="gfla, dptn, pidm, cfld or fair")
+    prep.add_argument("--dataset", default="deepfashion")
+    prep.add_argument("--images", type=Path, required=True,
+                      help="folder of source images (e.g. img_highres), CSV file names")
+    prep.add_argument("--out", type=Path, required=True, help="folder to write")
+    prep.add_argument("--overwrite", action="store_true", help="rewrite existing files")
 
     weights = sub.add_parser(
         "weights", help="list pretrained weight files (where looked, present, checksum) or add one")
@@ -502,6 +514,20 @@ def _cmd_data(args: argparse.Namespace) -> int:
         files = locate(args.name, args.data_root, "test", seed=args.seed, progress=True)
         print(f"{args.name}: {files.root}")
         return 0
+    if args.data_command == "prepare":
+        from bench.data.prepare import preparation, prepare_folder
+        from bench.protocols import PROTOCOLS
+
+        prep = preparation(PROTOCOLS.canonical(args.protocol), DATASETS.canonical(args.dataset))
+        h, w = prep.size
+        print(f"{prep.protocol} {prep.dataset}: {h}x{w} {prep.format.upper()}, {prep.method}, "
+              f"from {prep.source}\n  note: {prep.note}")
+        report = prepare_folder(prep, args.images, args.out, overwrite=args.overwrite)
+        print(f"  wrote {report.written} images to {args.out}; {len(report.skipped)} existing "
+              f"left alone (--overwrite rewrites them); {len(report.problems)} problems")
+        for line in report.problems[:10]:
+            print(f"    {line}")
+        return 1 if report.problems else 0
     _, lines = api.check_dataset(args.name, args.data_root, args.split)
     print("\n".join(lines))
     return 0

@@ -43,7 +43,7 @@ class RunConfig:
     dataset: str = DEFAULT_DATASET
     data_root: Path | None = None
     split: str = "test"
-    metrics: tuple[str, ...] | None = None  # None: every registered metric
+    metrics: tuple[str, ...] | None = None  # None: the protocol's (Protocol.default_metrics)
     protocol: str | None = None  # None: bench.protocols.DEFAULT_PROTOCOL
     limit: int | None = None  # the first N pairs in file order
     subset: int | None = None  # a seeded sample of N pairs (file order kept)
@@ -107,8 +107,10 @@ class RunConfig:
         if not self.models and not self.folders:
             raise BenchError("no models given: pass --models, e.g. --models oracle,source,warp")
         models, folders = self._resolve_models()
+        protocol = PROTOCOLS.get(PROTOCOLS.canonical(self.protocol or DEFAULT_PROTOCOL))
         metrics = tuple(
-            dict.fromkeys(METRICS.canonical(m) for m in (self.metrics or METRICS.names()))
+            dict.fromkeys(METRICS.canonical(m)
+                          for m in (self.metrics or protocol.default_metrics()))
         )
         checkpoints = tuple((model_of_run(m, models, "--checkpoint"), p)
                             for m, p in self.checkpoints)

@@ -92,32 +92,33 @@ _register(WeightsSpec(
     name="inception-fid", file="weights-inception-2015-12-05-6726825d.pth",
     url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
         "weights-inception-2015-12-05-6726825d.pth",
-    sha256_prefix="6726825d", used_by=("is", "mask_is", "fid", "kid"), library="torch-fidelity",
+    sha256_prefix="6726825d", used_by=("is", "mask_is", "fid", "kid", "fid_train", "kid_train"),
+    library="torch-fidelity",
     description="TF inception-2015-12-05 graph ported to PyTorch (IS of PATN, FID of TTUR)",
 ))
 _register(WeightsSpec(
     name="inception-torchvision", file="inception_v3_google-0cc3c7bd.pth",
     url="https://download.pytorch.org/models/inception_v3_google-0cc3c7bd.pth",
-    sha256_prefix="0cc3c7bd", used_by=("fid of the GFLA-lineage scripts (torchvision >= 0.10)",),
+    sha256_prefix="0cc3c7bd", used_by=("fid_tv (protocols pidm, cfld)",),
     library="torchvision",
     description="ImageNet Inception v3 of torchvision >= 0.10 (IMAGENET1K_V1; CFLD, PIDM)",
 ))
 _register(WeightsSpec(
     name="inception-torchvision-v0", file="inception_v3_google-1a9a5a14.pth",
     url="https://download.pytorch.org/models/inception_v3_google-1a9a5a14.pth",
-    sha256_prefix="1a9a5a14", used_by=("fid of the GFLA-lineage scripts (torchvision <= 0.9)",),
+    sha256_prefix="1a9a5a14", used_by=("fid_tv (protocols gfla, dptn)",),
     library="torchvision",
     description="ImageNet Inception v3 of torchvision <= 0.9 (GFLA, DPTN)",
 ))
 _register(WeightsSpec(
     name="alexnet", file="alexnet-owt-7be5be79.pth",
     url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    sha256_prefix="7be5be79", used_by=("lpips",), library="torchvision",
+    sha256_prefix="7be5be79", used_by=("lpips", "lpips_script"), library="torchvision",
     description="ImageNet AlexNet, the LPIPS trunk",
 ))
 _register(WeightsSpec(
     name="lpips-alex-v0.1", file="alex.pth", url=None, sha256_prefix=None,
-    used_by=("lpips",), library="lpips", location=PACKAGE,
+    used_by=("lpips", "lpips_script"), library="lpips", location=PACKAGE,
     package_path=("lpips", "weights/v0.1/alex.pth"),
     description="LPIPS v0.1 linear layers on AlexNet (shipped with the lpips package)",
     # sha256 of lpips/weights/v0.1/alex.pth as shipped in the lpips 0.1.4 wheel (PyPI)

@@ -11,7 +11,8 @@ features from one shared Inception pass (:mod:`bench.metrics.inception`).
            keypoints (:mod:`bench.metrics.masks`, as mask-SSIM; PROTOCOL.md 3.4).
 ``fid``    Frechet distance between Gaussian fits of the 2048-d pool features of the generated
            set and the protocol's real set: the target images of the same pairs (``patn``,
-           ``modern``) or a training-image folder (``gfla``).
+           ``modern``, ``fair``) or a training-image folder; ``fid_train`` / ``kid_train``
+           always use the training folder (``fair`` reports both).
 ``kid``    Kernel Inception Distance (unbiased MMD^2, cubic polynomial kernel
            ``(x.y / d + 1)^3``), mean over ``kid_subsets`` random subsets of ``kid_subset_size``
            (capped at the set sizes); the std over subsets goes on the record.
@@ -202,12 +203,14 @@ class MaskInceptionScore(InceptionScore):
 
 
 class _AgainstReal(_SetMetric):
-    """FID / KID: the generated set against the protocol's real set."""
+    """FID / KID: the generated set against the protocol's real set (or ``reference``)."""
+
+    reference: str | None = None  # None: the protocol's; "train": the training folder
 
     def __init__(self, shared: dict | None = None, model: str | None = None) -> None:
         shared = {} if shared is None else shared
         super().__init__(shared, model)
-        self.real = shared_real_set(shared, model)
+        self.real = shared_real_set(shared, model, self.reference)
 
     def update(self, fake: np.ndarray, batch: PairBatch) -> None:
         check_update_args(fake, batch)
@@ -291,3 +294,20 @@ class KID(_AgainstReal):
                      seed=self.settings.seed, kernel="poly degree 3, gamma 1/d, coef0 1",
                      bootstrap_subsets=KID_BOOTSTRAP_SUBSETS)
         return extra
+
+
+class FIDTrain(FID):
+    """``fid`` against the training folder (``--train-folder``) whatever the protocol's real
+    set: the ``fair`` protocol reports both."""
+
+    name = "fid_train"
+    reference = "train"
+    description = "Frechet Inception Distance against the training folder"
+
+
+class KIDTrain(KID):
+    """``kid`` against the training folder (``--train-folder``)."""
+
+    name = "kid_train"
+    reference = "train"
+    description = "Kernel Inception Distance against the training folder"

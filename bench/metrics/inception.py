@@ -294,19 +294,24 @@ class RealFolder:
         return self._pool
 
 
-def shared_real_set(shared: dict, model: str | None = None) -> RealTargets | RealFolder:
-    """The run's real set for FID/KID, as the protocol names it (targets or a train folder);
-    one per model where the protocol takes the ground truth from each model's results."""
+def shared_real_set(shared: dict, model: str | None = None, reference: str | None = None
+                    ) -> RealTargets | RealFolder:
+    """The run's real set for FID/KID, as the protocol names it (targets or a train folder),
+    or ``reference`` when a metric fixes it (``fid_train``); one per model where the protocol
+    takes the ground truth from each model's results."""
     settings = settings_of(shared)
-    key = f"{_SHARED_REAL}/{model}" if settings.real_per_model else _SHARED_REAL
+    reference = reference or settings.fid_reference
+    key = f"{_SHARED_REAL}/{reference}"
+    if settings.real_per_model and reference == "targets":
+        key += f"/{model}"
 
     def build() -> RealTargets | RealFolder:
         net = shared_inception(shared)
-        if settings.fid_reference == "train":
+        if reference == "train":
             return RealFolder(settings, net)
-        if settings.fid_reference == "targets":
+        if reference == "targets":
             return RealTargets(settings, net)
-        raise MetricUnavailableError(f"unknown FID reference set {settings.fid_reference!r} "
+        raise MetricUnavailableError(f"unknown FID reference set {reference!r} "
                                      "(expected 'targets' or 'train')")
 
     return shared_once(shared, key, build, (MetricUnavailableError,))

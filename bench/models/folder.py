@@ -194,6 +194,8 @@ class Layout:
     source: int | None = None
     crop: int = 0  # columns cut from each side of a panel (256-wide panels, 176-wide dataset)
     detected: bool = True  # False: told explicitly (panels=)
+    resize: str | None = None  # a protocol's resize of the generated panel (DPTN, CFLD)
+    out_hw: tuple[int, int] | None = None  # (H, W) after ``resize``
 
     @property
     def file_hw(self) -> tuple[int, int]:
@@ -201,6 +203,8 @@ class Layout:
 
     @property
     def image_hw(self) -> tuple[int, int]:
+        if self.out_hw is not None:
+            return tuple(self.out_hw)
         return self.panel_hw[0], self.panel_hw[1] - 2 * self.crop
 
     def describe(self) -> str:
@@ -216,12 +220,16 @@ class Layout:
         if self.crop:
             ih, iw = self.image_hw
             text += f", centre {iw} columns used ({self.crop}..{w - self.crop})"
+        if self.resize:
+            ih, iw = self.image_hw
+            text += f", resized to {ih}x{iw} as the protocol's script did ({self.resize})"
         return text + ("" if self.detected else " [told: panels=]")
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "panels": self.panels, "panel_hw": list(self.panel_hw),
                 "fake": self.fake, "target": self.target, "source": self.source,
-                "crop": self.crop, "detected": self.detected, "description": self.describe()}
+                "crop": self.crop, "detected": self.detected, "resize": self.resize,
+                "description": self.describe()}
 
     def split(self, strip: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(generated, target or None, source or None) panels of a decoded file."""
@@ -522,8 +530,13 @@ class FolderModel:
     sees_target = False
     sees_pairs = True  # the harness passes the pairs (names), never the target image
 
-    def __init__(self, spec: ModelSpec, folder: FolderSpec, workers: int = 2) -> None:
+    def __init__(self, spec: ModelSpec, folder: FolderSpec, workers: int = 2,
+                 allow_crop: bool = True, resizer=None) -> None:
         folder.validate()
+        self.allow_crop = allow_crop  # False: 256-wide panels are not cropped to 176 columns
+        # the protocol's resize of single result images at another size than the frame, as
+        # its script did (bench.gfla.protocol.ScriptSteps: result_resize, resize_result)
+        self.resizer = resizer
         self.name = folder.name
         self.spec = spec
         self.folder = folder
@@ -570,7 +583,18 @@ class FolderModel:
                 f"folder:{self.name}: none of the {len(match.files)} files of the evaluated pairs "
                 f"in {self.root} can be read as an image"
             )
-        layout = fit_layout(self.folder, file_sizes, self.spec.size, self._padded_width())
+        try:
+            layout = fit_layout(self.folder, file_sizes, self.spec.size, self._padded_width(),
+                                allow_crop=self.allow_crop)
+        except FolderError as exc:
+            layout = self._resized_layout(file_sizes)
+            if layout is None:
+                accepted = [f"{h}x{w}" for d, (h, w), _ in
+                            getattr(self.resizer, "result_resizes", ()) if d == self.spec.dataset]
+                if accepted:
+                    raise FolderError(f"{exc}; or single images of {' or '.join(accepted)}, "
+                                      "resized as the protocol's script did") from None
+                raise
         if layout.image_hw != tuple(self.spec.size):  # pragma: no cover - detect_layout ensures it
             raise FolderError(f"folder:{self.name}: panels do not match the dataset frame")
         digest = hashlib.sha256()
@@ -583,6 +607,19 @@ class FolderModel:
         self.weights = Weights(label=str(self.root), sha256=digest.hexdigest())
         self.provenance = Provenance(paper=f"results folder {self.root}", notes=layout.describe())
         return self.report_lines(len(pairs))
+
+    def _resized_layout(self, file_sizes) -> Layout | None:
+        """Single images the protocol's script resized to its frame (DPTN's 256x256 outputs,
+        CFLD's 512x352), else None."""
+        if self.resizer is None or self.folder.panels not in (None, 1):
+            return None
+        for hw in file_sizes:
+            method = self.resizer.result_resize(self.spec.dataset, hw)
+            if method is not None:
+                return Layout(kind="single", description="single generated images", panels=1,
+                              panel_hw=tuple(hw), fake=0, resize=method,
+                              out_hw=tuple(self.spec.size))
+        return None
 
     @property
     def convention(self) -> str | None:
@@ -648,6 +685,9 @@ class FolderModel:
                     problems[i] = (result, str(paths[i]))
                     continue
                 fake, target, source = result
+                if self.layout.resize:
+                    fake = self.resizer.resize_result(fake, self.layout.resize,
+                                                      self.layout.image_hw)
                 images[i] = fake
                 if targets is not None:
                     targets[i] = target
