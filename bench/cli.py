@@ -167,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="PCKh estimator without --keypoints (default: markers on synthetic "
                           "sets, keypointrcnn otherwise)")
     run.add_argument("--train-folder", type=Path, default=None,
-                     help="training images: FID/KID real set of protocols that ask (gfla)")
+                     help="training images: the FID real set of the script protocols (gfla, "
+                          "dptn, pidm, cfld) and of fid_train / kid_train (fair)")
     run.add_argument("--bootstrap", type=_non_negative, default=1000,
                      help="bootstrap resamples for confidence intervals (0: none)")
     run.add_argument("--confidence", type=_fraction, default=0.95,

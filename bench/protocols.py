@@ -21,10 +21,15 @@ metrics (``ssim_box51``, ``ssim_256``, ``psnr_script``, ``l1_script``, ``mae_scr
 ``lpips_script``, ``fid_tv``) read their preparation and settings from. ``fair`` is one
 computation for every method (lossless, one frame, no padding, nothing dropped)::
 
-    python -m bench run --protocol dptn --dataset deepfashion --data-root /data/fashion \
-        --models folder:dptn=/results/dptn --train-folder /data/fashion/train \
-        --weights inception-torchvision-v0=/w/inception_v3_google-1a9a5a14.pth ``patn-strips`` takes the ground truth from each result strip's own target panel, as PATN's getMetrics did
-(PROTOCOL.md 3.2), so it only scores results folders (``folder:NAME=PATH``) and needs no
+    python -m bench run --protocol dptn --dataset deepfashion --data-root /data/fashion \\
+        --models folder:dptn=/results/dptn --train-folder /data/fashion/train \\
+        --weights inception-torchvision-v0=/w/inception_v3_google-1a9a5a14.pth
+
+Which protocol reproduces which published number, and the frames each expects:
+docs/script-protocols.md.
+
+``patn-strips`` takes the ground truth from each result strip's own target panel, as PATN's
+getMetrics did (PROTOCOL.md 3.2), so it only scores results folders (``folder:NAME=PATH``) and needs no
 dataset images::
 
     python -m bench run --protocol patn-strips --models folder:patn-released=/results/patn_market \\
@@ -115,7 +120,8 @@ class Protocol:
                 f"protocol {self.name!r} compares with {dataset} test images of {frame[0]}x"
                 f"{frame[1]} (HxW), as its paper did; the images in {where} are {size[0]}x"
                 f"{size[1]}. Point --data-root at a folder of the test images at "
-                f"{frame[0]}x{frame[1]} (docs: 'which images each protocol expects')")
+                f"{frame[0]}x{frame[1]} (docs/script-protocols.md: 'Which images each protocol "
+                "expects'; `bench data prepare` makes them)")
 
     def prepare_generated(self, images: np.ndarray) -> np.ndarray:
         """Images the harness generated, as the script read them back from its files

@@ -37,7 +37,10 @@ H x k*W holds k panels. k = 1 is a single generated image; k = 3 is Def-GAN's
 [source | target | generated]; k = 5 is PATN's [source | source pose | target | target pose |
 generated]; other k need ``panel=`` (and ``target=`` to use a ground-truth panel). On DeepFashion
 (176 wide, 256 in the legacy frame) panels 256 wide are centre-cropped to the dataset's 176
-columns (PATN's crop box 40..216). A file of another size, or one that cannot be decoded, is a
+columns (PATN's crop box 40..216), except under a protocol with frames (the script protocols,
+``fair``), which never crops: there single images at a size the protocol knows (DPTN's and
+CFLD's 256x256, CFLD's 512x352; ``fair``'s 256x256 and 512x352) are resized to its frame as
+it states (``Layout.resize``), and other sizes are refused naming the accepted ones. A file of another size, or one that cannot be decoded, is a
 per-pair error; a pair without a file is a per-pair error naming the expected file.
 
 **Ground truth.** Under the ``patn`` and ``modern`` protocols the generated panel is scored
