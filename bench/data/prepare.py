@@ -140,6 +140,11 @@ def prepare_folder(prep: Preparation, images: Path, out: Path, *, overwrite: boo
 
 def preparation(protocol: str, dataset: str) -> Preparation:
     """The preparation of ``protocol`` on ``dataset``; DataError naming the known ones."""
+    from bench.protocols import PROTOCOLS
+
+    if protocol in PROTOCOLS and (protocol, dataset) not in PREPARATIONS:
+        steps = PROTOCOLS.get(protocol).script  # a variant scores its script's folders
+        protocol = steps.script if steps is not None else protocol
     try:
         return PREPARATIONS[(protocol, dataset)]
     except KeyError:

@@ -225,7 +225,7 @@ class Layout:
             text += f", centre {iw} columns used ({self.crop}..{w - self.crop})"
         if self.resize:
             ih, iw = self.image_hw
-            text += f", resized to {ih}x{iw} as the protocol's script did ({self.resize})"
+            text += f", resized to {ih}x{iw} as the protocol states ({self.resize})"
         return text + ("" if self.detected else " [told: panels=]")
 
     def to_dict(self) -> dict:
@@ -596,7 +596,7 @@ class FolderModel:
                             getattr(self.resizer, "result_resizes", ()) if d == self.spec.dataset]
                 if accepted:
                     raise FolderError(f"{exc}; or single images of {' or '.join(accepted)}, "
-                                      "resized as the protocol's script did") from None
+                                      "resized as the protocol states") from None
                 raise
         if layout.image_hw != tuple(self.spec.size):  # pragma: no cover - detect_layout ensures it
             raise FolderError(f"folder:{self.name}: panels do not match the dataset frame")

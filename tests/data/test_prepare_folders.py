@@ -72,6 +72,12 @@ def test_existing_files_are_kept_and_bad_sources_reported(sources, tmp_path):
         prepare_folder(preparation("gfla", "deepfashion"), tmp_path / "out" / "..", tmp_path)
 
 
+def test_a_variant_protocol_prepares_its_scripts_folders():
+    assert preparation("gfla-skimage014", "deepfashion") is PREPARATIONS[("gfla", "deepfashion")]
+    with pytest.raises(DataError, match="no known image preparation for protocol 'patn'"):
+        preparation("patn", "deepfashion")
+
+
 def test_every_preparation_states_its_source_and_note():
     for (protocol, dataset), prep in PREPARATIONS.items():
         assert prep.protocol == protocol and prep.dataset == dataset
