@@ -59,7 +59,7 @@ class World:
 
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Each value averaged over the ranks (in float64, then back to Python floats)."""
-        names = sorted(values)
+        names = list(values)
         t = torch.tensor([values[k] for k in names], dtype=torch.float64, device=self._device)
         dist.all_reduce(t)
         return {k: float(v) / self.size for k, v in zip(names, t.tolist(), strict=True)}

@@ -156,6 +156,28 @@ class TrainConfig:
             data[key] = None if data[key] is None else str(data[key])
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        """The inverse of :meth:`to_dict` (e.g. a run's ``train_config.json``; its
+        ``perceptual_used`` is ignored)."""
+        data = {k: v for k, v in data.items() if k != "perceptual_used"}
+        unknown = sorted(set(data) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise BenchError(f"unknown training configuration fields: {', '.join(unknown)}")
+        network = data.get("network", cls.network)
+        if network not in NETWORKS:
+            raise BenchError(f"network must be one of {NETWORKS.names()}, got {network!r}")
+        if "model" in data:
+            data["model"] = NETWORKS.get(network).config_class.from_dict(data["model"])
+        if "loss" in data:
+            data["loss"] = GeneratorLossWeights(**data["loss"])
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        for key in ("data_root", "out", "vgg_weights"):
+            if data.get(key) is not None:
+                data[key] = Path(data[key])
+        return cls(**data)
+
     def lr_at(self, step: int) -> float:
         """Constant, then linear decay to 0 over the last ``decay_iterations`` steps."""
         start = self.iterations - self.decay_iterations
