@@ -215,13 +215,14 @@ def test_two_processes_equal_one_with_the_same_global_batch(synthetic_parent, tm
     two = tmp_path / "two"
     assert_within_adam_steps(state(one.checkpoint), state(two / "latest.pt"), steps=4)
     assert_logs_close(one.log, two / "log.jsonl")
-    # the shared pools hold what one process's pools hold
+    # the shared pools hold what one process's pools hold: the same pairs in the same slots (the
+    # conditioning channels, source image or target pose, are equal), fakes within tolerance
     pools_one = load_checkpoint(one.checkpoint).train_state["pools"]
     pools_two = load_checkpoint(two / "latest.pt").train_state["pools"]
     for which in ("appearance", "shape"):
         assert len(pools_two[which]) == 3
         for x, y in zip(pools_one[which], pools_two[which], strict=True):
-            assert (x - y).abs().max() < 1e-3
+            assert torch.equal(x[3:], y[3:]) and (x[:3] - y[:3]).abs().max() < 0.05
     # rank 0 alone wrote the run folder: one log row per step, one file per checkpoint/sample
     rows = [json.loads(line) for line in (two / "log.jsonl").read_text().splitlines()]
     assert [(r["kind"], r["step"]) for r in rows] == [
@@ -258,7 +259,7 @@ def test_two_processes_resume_exactly_through_the_cli(synthetic_parent, tmp_path
             "--ngf", "8", "--stages", "1", "--atrous-rates", "1,2", "--dropout", "0.5",
             "--iterations", "4", "--decay-iterations", "0", "--batch-size", "4",
             "--checkpoint-every", "2", "--eval-pairs", "0", "--workers", "0", "--no-perceptual",
-            "--quiet", "--dist-timeout", "120"]
+            "--log-every", "1", "--quiet", "--dist-timeout", "120"]
     torchrun([*args, "--out", str(tmp_path / "a")])
     (tmp_path / "b" / "checkpoints").mkdir(parents=True)
     shutil.copy(tmp_path / "a" / "checkpoints" / "step_0000002.pt", tmp_path / "b" / "checkpoints")
@@ -271,6 +272,8 @@ def test_two_processes_resume_exactly_through_the_cli(synthetic_parent, tmp_path
         sb = load_checkpoint(b).train_state[opt]["state"]
         assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
     assert [r["step"] for r in read_log(tmp_path / "b" / "log.jsonl")] == [3, 4]
+    streams = load_checkpoint(a).train_state["rng_ranks_cpu"]
+    assert not torch.equal(streams[0], streams[1])  # each rank draws its own dropout masks
 
 
 # -- NCCL (where CUDA devices are lent) ---------------------------------------------------------
