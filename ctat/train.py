@@ -5,6 +5,7 @@ checkpoints, sample grids and a loss log.
     python -m ctat train --dataset market --device cuda --amp bf16  # 2s-ATN's Market settings
     python -m ctat train --resume runs/ctat/market-20261126T010000Z/latest.pt
     python -m baselines.patn train --dataset market                # preset patn-market
+    torchrun --nproc-per-node 4 -m baselines.patn train --dataset market --device cuda --sync-bn
 
     from ctat.train import PRESETS, train
     config = PRESETS.get("smoke").replace(perceptual=False, iterations=50)
@@ -25,6 +26,15 @@ A run folder holds ``train_config.json``, ``log.jsonl`` (one JSON object per log
 per held-out evaluation), ``samples/step_NNNNNNN.png`` (rows of source | target | generated on
 held-out test pairs), ``checkpoints/step_NNNNNNN.pt`` and ``latest.pt`` (a copy of the newest).
 An interruption (Ctrl-C) or a non-finite loss saves the current weights before stopping.
+
+Several processes (``torchrun``; :mod:`ctat.distributed`): ``batch_size`` stays the global batch
+of one optimiser step, cut into ``accumulate`` chunks x one slice per rank; the generator and
+both discriminators (as one :class:`DiscriminatorStep`) are wrapped in DistributedDataParallel;
+the image pools are shared by all ranks; each rank's dropout stream is derived from the seed;
+losses are logged averaged over ranks; rank 0 writes the run folder and checkpoints (the same
+format: the unwrapped generator) with every rank's random streams, so a resume at the same
+world size is exact. One process without torchrun runs as before, bit for bit. What is exact at
+another world size: docs (More than one GPU or machine).
 """
 
 from __future__ import annotations
@@ -35,6 +45,7 @@ import datetime as _dt
 import json
 import math
 import shutil
+import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -454,11 +465,27 @@ def train(
     if where is not None:
         micro_batch_size(config.batch_size, where[1], config.accumulate)  # before joining
     world = join(config.device, config.dist_timeout_s, config.sync_bn) if where else None
+    previous = _interrupt_on_sigterm() if world is not None else None
     try:
         return _train(config, world, resume, progress, echo, perceptual)
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if world is not None:
             world.leave()
+
+
+def _interrupt_on_sigterm():
+    """Under torchrun, SIGTERM (torchrun stopping its workers on Ctrl-C or on another worker's
+    failure; SLURM's preemption) stops training as Ctrl-C does: rank 0 saves the weights.
+    Returns the previous handler, or None where no handler can be set (not the main thread)."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:
+        return None
 
 
 def _train(config: TrainConfig, world: World | None, resume: Path | None, progress: bool,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -16,13 +17,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch import nn
 
 from bench.models import GENERATORS, ModelSpec
 from ctat.checkpoint import load_checkpoint
 from ctat.config import CTATConfig
 from ctat.discriminators import ResnetDiscriminator
 from ctat.distributed import DistributedError, RankBatches, micro_batch_size, rank_batches
-from ctat.losses import GANLoss, GeneratorLossWeights
+from ctat.losses import GANLoss, GeneratorLossWeights, PerceptualLoss
 from ctat.network import CTATGenerator
 from ctat.train import (
     DiscriminatorStep,
@@ -204,6 +206,25 @@ def test_a_group_of_one_equals_a_plain_process_bit_for_bit(synthetic_parent, tmp
     assert [r["g_total"] for r in read_log(plain.log)] == [r["g_total"] for r in read_log(group.log)]
     extra = load_checkpoint(group.checkpoint).train_state
     assert extra["world_size"] == 1 and len(extra["rng_ranks_cpu"]) == 1
+
+
+def test_sigterm_under_torchrun_saves_like_ctrl_c(synthetic_parent, tmp_path, monkeypatch):
+    calls = []
+
+    class TermDuringStep3(nn.Module):  # the perceptual network runs twice per step
+        def forward(self, x):
+            calls.append(1)
+            if len(calls) == 5:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return x
+
+    launched_as(monkeypatch, rank=0, world=1)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(synthetic_parent, tmp_path / "t", perceptual=True),
+              perceptual=PerceptualLoss(TermDuringStep3()), **QUIET)
+    assert load_checkpoint(tmp_path / "t" / "latest.pt").step == 2
+    assert signal.getsignal(signal.SIGTERM) is before and not torch.distributed.is_initialized()
 
 
 # -- two processes (torchrun, gloo) -------------------------------------------------------------
