@@ -670,8 +670,8 @@ def _train(config: TrainConfig, world: World | None, resume: Path | None, progre
     tic, samples, sums = time.perf_counter(), 0, {}
     batches = iter(loader)
     caught = (KeyboardInterrupt, TrainingError, DataError)
-    if world is not None:
-        caught = (*caught, dist.DistError)
+    if world is not None:  # another rank failed (gloo: RuntimeError; NCCL: DistError), or OOM
+        caught = (*caught, dist.DistError, RuntimeError)
     try:
         while step < config.iterations:
             lr = config.lr_at(step)
