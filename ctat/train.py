@@ -421,7 +421,8 @@ def _restore_streams(state: dict, world: World | None, seed: int, step: int, dev
     else:
         torch.manual_seed(rank_seed(seed, world.rank, step))
     if not exact:
-        why = (f"written by {saved} process(es)" if saved != world.size
+        why = ("written by a single process" if "world_size" not in state
+               else f"written by {saved} process(es)" if saved != world.size
                else "saved on an interruption (rank 0's streams only)")
         echo(f"resuming a checkpoint {why} with {world.size}: weights, optimisers, pair order "
              "and image pools continue exactly; the other ranks' dropout masks come from new "

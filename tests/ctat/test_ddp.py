@@ -21,6 +21,7 @@ from torch import nn
 
 from bench.models import GENERATORS, ModelSpec
 from ctat.checkpoint import load_checkpoint
+from ctat.cli import main
 from ctat.config import CTATConfig
 from ctat.discriminators import ResnetDiscriminator
 from ctat.distributed import DistributedError, RankBatches, micro_batch_size, rank_batches
@@ -151,6 +152,17 @@ def test_refusals_come_before_joining_the_group(synthetic_parent, tmp_path, monk
     with pytest.raises(DistributedError, match="pass --device cuda"):
         train(tiny(synthetic_parent, tmp_path / "c", device="cuda:1"), **QUIET)
     assert not (tmp_path / "u").exists() and not (tmp_path / "s").exists()
+
+
+def test_cli_flags_for_several_processes(capsys):
+    assert main(["train", "--dataset", "market", "--accumulate", "4", "--sync-bn",
+                 "--dist-timeout", "30", "--dry-run"], network="patn") == 0
+    config = json.loads(capsys.readouterr().out)
+    assert (config["batch_size"], config["accumulate"]) == (32, 4)  # the global batch is kept
+    assert config["sync_bn"] is True and config["dist_timeout_s"] == 30
+    assert main(["train", "--dataset", "market", "--accumulate", "3", "--dry-run"]) == 2
+    assert "batch_size 32 (the global batch) must be a multiple of accumulate 3" in (
+        capsys.readouterr().err)
 
 
 # -- one process ----------------------------------------------------------------------------------
