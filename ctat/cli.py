@@ -5,6 +5,7 @@
     python -m ctat train --preset smoke --no-attention --out runs/ctat/no-at   # an ablation
     python -m ctat train --resume runs/ctat/market-20261126T010000Z
     python -m ctat info runs/ctat/market-20261126T010000Z/latest.pt
+    torchrun --nproc-per-node 4 -m ctat train --dataset market --device cuda   # 4 GPUs, batch 32
 
 Every flag left out keeps the preset's value; ``--dataset`` alone picks the preset of the same
 name (market, deepfashion) or the smoke preset (synthetic sets). ``--dry-run`` prints the
@@ -38,7 +39,8 @@ def build_parser(prog: str = "python -m ctat") -> argparse.ArgumentParser:
                    help="continue a run from its latest.pt (or a given checkpoint)")
     t.add_argument("--iterations", type=int)
     t.add_argument("--decay-iterations", type=int, help="linear decay to 0 over the last N")
-    t.add_argument("--batch-size", type=int)
+    t.add_argument("--batch-size", type=int,
+                   help="pairs per optimiser step, over all processes (the global batch)")
     t.add_argument("--lr", type=float)
     t.add_argument("--seed", type=int)
     t.add_argument("--device")
@@ -55,6 +57,14 @@ def build_parser(prog: str = "python -m ctat") -> argparse.ArgumentParser:
     t.add_argument("--sample-every", type=int)
     t.add_argument("--log-every", type=int)
     t.add_argument("--eval-pairs", type=int, help="held-out test pairs scored at checkpoints")
+    d = t.add_argument_group("several processes (torchrun; see --batch-size)")
+    d.add_argument("--accumulate", type=int, metavar="N",
+                   help="micro-batches per optimiser step: --batch-size stays the global batch, "
+                        "each process runs batch / (processes x N) pairs at a time")
+    d.add_argument("--sync-bn", action="store_true",
+                   help="batch-norm statistics over all processes (CUDA; PATN on Market)")
+    d.add_argument("--dist-timeout", type=int, metavar="SECONDS",
+                   help="give up joining the group or waiting for another process (default 600)")
     g = t.add_argument_group("CTAT network (ablations)")
     g.add_argument("--stages", type=int)
     g.add_argument("--no-attention", action="store_true", help="without appearance transfer")
@@ -101,7 +111,8 @@ def train_config(args: argparse.Namespace, network: str = "ctat"):
         "amp": args.amp, "workers": args.workers, "vgg_weights": args.vgg_weights,
         "gan_mode": args.gan_mode, "checkpoint_every": args.checkpoint_every,
         "sample_every": args.sample_every, "log_every": args.log_every,
-        "eval_pairs": args.eval_pairs,
+        "eval_pairs": args.eval_pairs, "accumulate": args.accumulate,
+        "dist_timeout_s": args.dist_timeout,
     }
     changes = {k: v for k, v in top.items() if v is not None}
     if args.iterations is not None and args.decay_iterations is None:
@@ -110,6 +121,8 @@ def train_config(args: argparse.Namespace, network: str = "ctat"):
         changes["decay_iterations"] = int(round(args.iterations * share))
     if args.no_perceptual:
         changes["perceptual"] = False
+    if args.sync_bn:
+        changes["sync_bn"] = True
     loss = {k: v for k, v in (("gan", args.lambda_gan), ("l1", args.lambda_l1),
                               ("perceptual", args.lambda_perceptual)) if v is not None}
     if loss:
