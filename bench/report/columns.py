@@ -48,6 +48,14 @@ FAMILY_BY_SIZE: dict[tuple[int, int], str] = {(128, 64): "market", (256, 176): "
 DEFAULT_FAMILY = "market"
 #: Every other key the harness records, after the main ones in this order; keys not listed
 #: follow in record order.
+#: Variants of a main metric computed under another convention (PROTOCOL.md 3.3: today's
+#: scikit-image, a fixed data range): kept in the records and the CSV, and shown in the
+#: Markdown / LaTeX tables only when asked (``--metrics``) or when their main metric is absent,
+#: since a paper reports one SSIM.
+VARIANT_OF: dict[str, str] = {
+    "ssim_skimage": "ssim", "ssim_fixed": "ssim",
+    "mask_ssim_skimage": "mask_ssim", "mask_ssim_fixed": "mask_ssim",
+}
 SECONDARY_ORDER: tuple[str, ...] = (
     "ssim", "mask_ssim", "is", "mask_is", "lpips", "fid", "pckh",  # main elsewhere
     "ssim_skimage", "mask_ssim_skimage", "ssim_fixed", "mask_ssim_fixed", "l1", "psnr", "kid",

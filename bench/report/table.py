@@ -49,6 +49,7 @@ from bench.records import KIND_METRIC, KIND_MODEL_ERROR, KIND_UNAVAILABLE, Recor
 from bench.report.columns import (
     DEFAULT_EFFICIENCY,
     SWEEP_PREFIX,
+    VARIANT_OF,
     column_format,
     efficiency_column,
     metric_order,
@@ -205,6 +206,8 @@ def _columns(records: list[Record], options: TableOptions) -> list[Column]:
         dataset = next((r.dataset for r in records if r.kind == KIND_METRIC), None)
         quality = metric_order([k for k in quality if k in valued or options.keep_empty],
                                dataset)
+        if not options.keep_empty:  # one SSIM per table: the variants stay in the CSV
+            quality = [k for k in quality if VARIANT_OF.get(k) not in quality]
     prefixes = options.efficiency_prefixes
     eff = sorted((k for k, (g, _) in first.items() if g == "efficiency"
                   and (options.efficiency is not None or k in valued or options.keep_empty)),
@@ -397,6 +400,13 @@ def _notes(records, table_records, columns, rows, device_names, left_out) -> lis
         if name:
             notes.append(Note(f"{d}: {name}."))
     notes += _unavailable_notes(table_records, left_out, columns)
+    shown = {c.key for c in columns}
+    variants = [k for k in dict.fromkeys(r.key for r in records if _has_value(r))
+                if k not in shown and VARIANT_OF.get(k) in shown]
+    if variants:
+        notes.append(Note(f"Also computed, in table.csv and the records: "
+                          f"{', '.join(column_format(k, None, None).label for k in variants)} "
+                          "(--metrics shows them)."))
     incomplete = list(dict.fromkeys(
         f"{r.model}, {_label(r, columns)}: {r.error or 'computed on part of the pairs'}"
         for r in table_records

@@ -338,3 +338,35 @@ def test_fixture_is_what_make_fixture_writes(tmp_path, monkeypatch):
         assert (tmp_path / "fixture" / name).read_text() == (FIXTURE_RUN / name).read_text()
     json.loads((FIXTURE_RUN / "config.json").read_text())
     shutil.rmtree(tmp_path / "fixture")
+
+
+def test_metric_variants_stay_out_of_the_paper_table_unless_asked(tmp_path):
+    """One SSIM per table: today's-scikit-image and fixed-range variants are in the CSV and
+    named in a note, shown in Markdown / LaTeX when asked with --metrics."""
+    records = load_run(FIXTURE_RUN).records
+    ssim = [r for r in records if r.key == "ssim"]
+    variants = [dataclasses.replace(r, key=k, metric=k, value=(r.value or 0) * 0.99)
+                for r in ssim for k in ("ssim_skimage", "ssim_fixed")]
+    both = [*records, *variants]
+    keys = [c.key for c in build_table(both).columns]
+    assert "ssim" in keys and "ssim_skimage" not in keys and "ssim_fixed" not in keys
+    note = next(n.text for n in build_table(both).notes if n.text.startswith("Also computed"))
+    assert "SSIM (skimage), SSIM (fixed)" in note
+    asked = build_table(both, TableOptions(metrics=("ssim", "ssim_fixed")))
+    assert [c.key for c in asked.columns][:2] == ["ssim", "ssim_fixed"]
+    note = next(n.text for n in asked.notes if n.text.startswith("Also computed"))
+    assert "SSIM (skimage) (" in note and "SSIM (fixed)" not in note
+    # without the main metric a variant is the table's SSIM
+    alone = [r for r in both if r.key != "ssim"]
+    assert {"ssim_skimage", "ssim_fixed"} <= {c.key for c in build_table(alone).columns}
+    # the CSV keeps every column
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURE_RUN, run)
+    with RecordWriter(run / "records.jsonl") as writer:
+        for r in variants:
+            writer.write(r)
+    build_report([run], tmp_path / "rep", ReportConfig(formats=("csv", "md"), plots=None,
+                                                        grid=None, html=False))
+    header = (tmp_path / "rep" / "table.csv").read_text().splitlines()[0]
+    assert "ssim_skimage" in header and "ssim_fixed" in header
+    assert "SSIM (skimage)" not in (tmp_path / "rep" / "table.md").read_text().split("\n\n")[1]
