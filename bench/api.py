@@ -454,7 +454,7 @@ def run(
                                        "dataset_images": not results_only})
     outputs.write_json("env.json", env)
 
-    settings = metric_settings(config, protocol, files, pairs, pairs_hash)
+    settings = metric_settings(config, protocol, files, pairs, pairs_hash, split)
     shared: dict = with_settings({}, settings)
     models = []
     reasons: dict[str, list[str]] = {}  # reason -> metric names
@@ -580,10 +580,12 @@ def measure_efficiency(evaluation: _Evaluation, config: RunConfig,
     return True
 
 
-def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_hash: str
-                    ) -> MetricSettings:
+def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_hash: str,
+                    split: Split | None = None) -> MetricSettings:
     """What the metrics need to know about this run (bench.metrics.settings)."""
     padded = files.spec.padded_width if protocol.white_padding else None
+    targets = tuple(dict.fromkeys(p.tgt for p in pairs))
+    dataset_files = split is not None and not protocol.gt_from_results
     return MetricSettings(
         device=config.device, weights=config.weights, download=not config.offline,
         stats_cache=config.stats_cache, use_cache=config.use_cache, keypoints=config.keypoints,
@@ -596,7 +598,8 @@ def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_h
         # each model is compared with its own real set
         image_dir=None if protocol.gt_from_results else files.image_dir,
         real_per_model=protocol.gt_from_results,
-        target_names=tuple(dict.fromkeys(p.tgt for p in pairs)), image_size=tuple(files.size),
+        target_names=targets, image_size=tuple(files.size),
+        target_files=tuple(split.image_path(t).name for t in targets) if dataset_files else (),
     )
 
 

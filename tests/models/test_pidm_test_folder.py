@@ -8,8 +8,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
-from script_samples import QUIET, build, values
+from PIL import Image
+from script_samples import QUIET, build, read, values
 
 from bench.api import check_dataset, run
 from bench.config import RunConfig
@@ -108,3 +110,30 @@ def test_data_check_accepts_pidm_names_with_the_protocol(shared_data, tmp_path):
     assert split.image_path(next(iter(renamed))).name == renamed[next(iter(renamed))]
     with pytest.raises(DataError, match="none of the"):
         check_dataset("deepfashion", data)
+
+
+@pytest.mark.slow  # two minutes on the shared CPUs (Inception on three image sets)
+def test_compare_reads_the_deep_named_folder_of_a_pidm_run(shared_data, tmp_path,
+                                                           standin_tv_inception):
+    """``bench compare`` re-reads the run's dataset: under pidm through the same names."""
+    from bench.compare import prepare_set_level
+
+    data, res, train, files = build(shared_data, tmp_path / "build", 4, 256, ".png", n_train=4)
+    as_pidm_folder(data)
+    other = tmp_path / "other"
+    shutil.copytree(res, other)
+    for _, f in files:  # a second "method": the first one's results, darkened
+        img = read(other / f.name)
+        Image.fromarray((img // 2).astype(np.uint8)).save(other / f.name, "PNG")
+    out = tmp_path / "run"
+    r = run(RunConfig(models=(f"folder:a={res}", f"folder:b={other}"), dataset="deepfashion",
+                      data_root=data, protocol="pidm", metrics=("fid_tv",), bootstrap=0,
+                      train_folder=train, stats_cache=tmp_path / "cache", offline=True,
+                      weights=(("inception-torchvision", str(standin_tv_inception)),),
+                      out=out), **QUIET)
+    recorded = {rec.model: rec.value for rec in r.records if rec.key == "fid_tv"}
+    job = prepare_set_level(out, "a", "b", offline=True, resamples=10)
+    assert job.split.renamed == 8 and len(job.pairs) == 4
+    c = job.run().comparisons["fid_tv"]
+    assert c.mean_a == pytest.approx(recorded["a"], rel=1e-4)
+    assert c.mean_b == pytest.approx(recorded["b"], rel=1e-4)
