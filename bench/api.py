@@ -220,6 +220,8 @@ class _Evaluation:
         self.records: list[Record] = []
         self.ground_truth = ("results: each file's own target panel" if protocol.gt_from_results
                              else "dataset images")
+        if split.renamed:
+            self.ground_truth = f"dataset images; {ground_truth_files(split)}"
 
     def emit(self, **fields) -> Record:
         record = Record(**self.base, created=_now(), **fields)
@@ -410,10 +412,13 @@ def run(
     if files.size is None:
         files = _frame_from_results(config, files)
     protocol.check_frame(files.name, files.size, str(files.image_dir))
+    files = files.with_image_naming(protocol.image_naming)
     echo(f"dataset {files.name} ({config.split}): {files.root} [{files.root_source}]")
     for note in files.notes:
         echo(f"  note: {note}")
     split = load_split(files, check_images=not results_only)
+    if split.renamed:
+        echo(f"  note: {ground_truth_files(split)}")
     pairs = split.select(limit=config.limit, subset=config.subset, seed=config.seed)
     pairs_hash = pairs_sha256(pairs)
     if split.image_problems:
@@ -449,7 +454,7 @@ def run(
                                        "dataset_images": not results_only})
     outputs.write_json("env.json", env)
 
-    settings = metric_settings(config, protocol, files, pairs, pairs_hash)
+    settings = metric_settings(config, protocol, files, pairs, pairs_hash, split)
     shared: dict = with_settings({}, settings)
     models = []
     reasons: dict[str, list[str]] = {}  # reason -> metric names
@@ -575,10 +580,12 @@ def measure_efficiency(evaluation: _Evaluation, config: RunConfig,
     return True
 
 
-def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_hash: str
-                    ) -> MetricSettings:
+def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_hash: str,
+                    split: Split | None = None) -> MetricSettings:
     """What the metrics need to know about this run (bench.metrics.settings)."""
     padded = files.spec.padded_width if protocol.white_padding else None
+    targets = tuple(dict.fromkeys(p.tgt for p in pairs))
+    dataset_files = split is not None and not protocol.gt_from_results
     return MetricSettings(
         device=config.device, weights=config.weights, download=not config.offline,
         stats_cache=config.stats_cache, use_cache=config.use_cache, keypoints=config.keypoints,
@@ -591,7 +598,8 @@ def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_h
         # each model is compared with its own real set
         image_dir=None if protocol.gt_from_results else files.image_dir,
         real_per_model=protocol.gt_from_results,
-        target_names=tuple(dict.fromkeys(p.tgt for p in pairs)), image_size=tuple(files.size),
+        target_names=targets, image_size=tuple(files.size),
+        target_files=tuple(split.image_path(t).name for t in targets) if dataset_files else (),
     )
 
 
@@ -607,9 +615,20 @@ def build_metrics(metric_classes, shared: dict, model: str) -> list[Metric]:
     return out
 
 
-def check_dataset(name: str, data_root: Path | None, split: str = "test") -> tuple[Split, list[str]]:
-    """Validate a dataset folder without running models: (split, human-readable findings)."""
+def ground_truth_files(split: Split) -> str:
+    """Which files held the dataset images, when a script's own names were used."""
+    naming = split.files.image_naming
+    return (f"{split.renamed} images read from {naming.script}'s {naming.rule} files "
+            f"({naming.source}), not found under the CSV's names")
+
+
+def check_dataset(name: str, data_root: Path | None, split: str = "test",
+                  protocol: str | None = None) -> tuple[Split, list[str]]:
+    """Validate a dataset folder without running models: (split, human-readable findings).
+    ``protocol`` adds the names its script's test folder used (``pidm``: deep*.png)."""
     files = locate(name, data_root, split)
+    if protocol is not None:
+        files = files.with_image_naming(PROTOCOLS.get(protocol).image_naming)
     loaded = load_split(files)
     lines = [
         f"dataset {files.name} ({split}) at {files.root} [{files.root_source}]",
@@ -618,18 +637,20 @@ def check_dataset(name: str, data_root: Path | None, split: str = "test") -> tup
         f"({files.annotations_file.name})",
         f"  image size: {files.size[0]}x{files.size[1]} (HxW) in {files.image_dir}",
         *[f"  note: {n}" for n in files.notes],
+        *([f"  note: {ground_truth_files(loaded)}"] if loaded.renamed else []),
     ]
     bad = {}
     for img in sorted({n for p in loaded.pairs for n in (p.src, p.tgt)}):
         if img in loaded.image_problems:
             continue
         try:
-            size = image_size(files.image_dir / img)
+            size = image_size(loaded.image_path(img))
         except BenchError as exc:
             bad[img] = str(exc)
             continue
         if size != files.size:
-            bad[img] = f"{files.image_dir / img}: {size[0]}x{size[1]}, expected {files.size[0]}x{files.size[1]}"
+            bad[img] = (f"{loaded.image_path(img)}: {size[0]}x{size[1]}, expected "
+                        f"{files.size[0]}x{files.size[1]}")
     problems = {**loaded.image_problems, **bad}
     affected = sum(1 for p in loaded.pairs if p.src in problems or p.tgt in problems)
     if problems:

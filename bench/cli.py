@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("name")
     check.add_argument("--data-root", type=Path, default=None)
     check.add_argument("--split", default="test")
+    check.add_argument("--protocol", default=None,
+                       help="also accept the file names its script's test folder used "
+                       "(pidm: PIDM's deep{stem}.png)")
     prep = data_sub.add_parser(
         "prepare", help="make a test or training folder the way a protocol's paper made it "
         "(resize filter, size, format) from source images named as in the CSVs")
@@ -529,7 +532,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
         for line in report.problems[:10]:
             print(f"    {line}")
         return 1 if report.problems else 0
-    _, lines = api.check_dataset(args.name, args.data_root, args.split)
+    _, lines = api.check_dataset(args.name, args.data_root, args.split, args.protocol)
     print("\n".join(lines))
     return 0
 

@@ -464,7 +464,8 @@ def prepare_set_level(
     for folder in folders:
         if not folder.is_dir():
             return job._unavailable(f"no saved images in {folder}")
-    files = _locate_run_dataset(run_dir, config, data_root)
+    files = _locate_run_dataset(run_dir, config, data_root).with_image_naming(
+        protocol.image_naming)
     split, pairs, digest = _pairs_of_run(run_dir, config, files)
     kept = tuple(p for p in pairs if split.pair_problem(p) is None
                  and all((f / image_file_name(p)).is_file() for f in folders))
@@ -485,7 +486,8 @@ def prepare_set_level(
         use_cache=use_cache, train_folder=Path(train) if train else None,
         batch_size=job.batch_size, bootstrap=0,
     )
-    shared = with_settings({}, metric_settings(run_config, protocol, files, pairs, digest))
+    shared = with_settings({}, metric_settings(run_config, protocol, files, pairs, digest,
+                                                     split))
     classes = [METRICS.get(name) for name in dict.fromkeys(names[k] for k in keys)]
     built = [build_metrics(classes, shared, model) for model in (model_a, model_b)]
     available: tuple[list, list] = ([], [])

@@ -100,6 +100,12 @@ class Protocol:
     def frame(self, dataset: str) -> tuple[int, int] | None:
         return dict(self.frames).get(dataset)
 
+    @property
+    def image_naming(self):
+        """The script's own test-folder names (:class:`bench.gfla.naming.GroundTruthNaming`,
+        PIDM's ``deep{stem}.png``) under which a dataset image may be stored, or None."""
+        return self.script.test_naming if self.script is not None else None
+
     def default_metrics(self) -> tuple[str, ...]:
         from bench.metrics import default_metrics
 

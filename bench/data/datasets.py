@@ -9,6 +9,11 @@ reads them::
     files.root, files.root_source      # Path('data/market'), 'default folder'
     files.pairs_file, files.annotations_file, files.image_dir, files.size
 
+A protocol whose script read its own test folder under other names (``pidm``: PIDM's
+``deep{stem}.png``) sets that rule with ``files.with_image_naming(protocol.image_naming)``;
+``files.image_file_names(name)`` then lists the CSV's name and the script's, in that order,
+and the split (``bench.data.split``) reads each image from the first that exists.
+
 The root comes from ``--data-root``, else the environment variable named by the dataset
 (``BENCH_MARKET_ROOT``, ``BENCH_DEEPFASHION_ROOT``), else ``data/<name>`` under the working
 directory. Synthetic sets live in the cache (``BENCH_CACHE``, default ``~/.cache/ctat-bench``).
@@ -20,10 +25,14 @@ import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from bench.errors import DataError
+
+if TYPE_CHECKING:
+    from bench.gfla.naming import GroundTruthNaming
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -74,10 +83,32 @@ class DatasetFiles:
     frame_margin_x: int = 0  # keypoints may lie this far outside the image and still be valid
     notes: tuple[str, ...] = field(default_factory=tuple)
     annotation_width: int | None = None  # width of the keypoint frame; None = the image width
+    # another name a script's own test folder gives an image (PIDM: deep{stem}.png), or None
+    image_naming: GroundTruthNaming | None = None
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def with_image_naming(self, naming: GroundTruthNaming | None) -> DatasetFiles:
+        """The same split whose images may also be stored under ``naming``'s file names."""
+        return dataclasses.replace(self, image_naming=naming)
+
+    def image_file_names(self, name: str) -> tuple[str, ...]:
+        """The file names that may hold dataset image ``name``: its own, then the script's."""
+        if self.image_naming is None:
+            return (name,)
+        other = self.image_naming.file_for_image(name)
+        return (name,) if other == name else (name, other)
+
+    def missing_image_text(self, name: str) -> str:
+        """Why image ``name`` cannot be read: every file expected for it, with the rule."""
+        own, *other = (self.image_dir / n for n in self.image_file_names(name))
+        if not other:
+            return f"image file {own} does not exist"
+        naming = self.image_naming
+        return (f"image file {own} does not exist, nor {other[0]} ({naming.script}'s name for "
+                f"it, {naming.rule}: {naming.source})")
 
     @property
     def has_images(self) -> bool:

@@ -58,7 +58,7 @@ def _load_pair(split: Split, pair: Pair, decode: bool = True):
         return None, None
     images = []
     for name in (pair.src, pair.tgt):
-        path = split.files.image_dir / name
+        path = split.image_path(name)
         try:
             images.append(read_image(path, split.files.size))
         except ValueError as exc:

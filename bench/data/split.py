@@ -8,12 +8,18 @@
 Problems that only concern some pairs (an image file missing from the folder, keypoints
 outside the frame) do not stop the run: they are listed in ``split.pair_problems`` and each
 affected pair becomes a per-pair error record.
+
+Each image is read from the first of ``files.image_file_names(name)`` that the folder holds
+(its CSV name; under ``pidm`` also PIDM's ``deep{stem}.png``): ``split.image_path(name)`` is
+that file for the loader and every other reader, and ``split.renamed`` counts the images found
+only under the script's name (said on the run's records).
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +36,25 @@ class Split:
     pairs: tuple[Pair, ...]  # the whole split in file order
     keypoints: dict[str, np.ndarray]  # image name -> (18, 2) (x, y) in image coordinates
     image_problems: dict[str, str] = field(default_factory=dict)  # image name -> reason
+    # image name -> the file name that holds it, where that is not the name itself
+    image_files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def renamed(self) -> int:
+        """How many images were found only under the script's own name (PIDM: deep*.png)."""
+        return len(self.image_files)
+
+    def image_path(self, name: str) -> Path:
+        """The file that holds dataset image ``name`` (split loaded without checking the
+        images: the first candidate name that exists, else the CSV's name)."""
+        if name in self.image_files:
+            return self.files.image_dir / self.image_files[name]
+        candidates = self.files.image_file_names(name)
+        if len(candidates) > 1 and name not in self.image_problems:
+            for candidate in candidates:
+                if (self.files.image_dir / candidate).is_file():
+                    return self.files.image_dir / candidate
+        return self.files.image_dir / name
 
     def select(
         self, limit: int | None = None, subset: int | None = None, seed: int = 0
@@ -109,16 +134,25 @@ def load_split(files: DatasetFiles, check_images: bool = True) -> Split:
         problem = _frame_problem(name, kpts, files)
         if problem:
             problems[name] = problem
+    image_files: dict[str, str] = {}
     if check_images:
         on_disk = {p.name for p in files.image_dir.iterdir()}
-        missing = sorted(n for n in needed if n not in on_disk)
+        missing = []
+        for name in sorted(needed):
+            found = next((f for f in files.image_file_names(name) if f in on_disk), None)
+            if found is None:
+                missing.append(name)
+            elif found != name:
+                image_files[name] = found
         if len(missing) == len(needed):
+            names = " or ".join(files.image_file_names(missing[0]))
             raise DataError(
                 f"none of the {len(needed)} images named in {files.pairs_file.name} is in "
-                f"{files.image_dir} (e.g. {missing[0]}); is --data-root the folder that holds "
+                f"{files.image_dir} (e.g. {names}); is --data-root the folder that holds "
                 f"{files.image_dir.name}/ and the CSV files?"
             )
         for name in missing:
-            problems[name] = f"image file {files.image_dir / name} does not exist"
+            problems[name] = files.missing_image_text(name)
     pairs = tuple(Pair(s, t, i) for i, (s, t, _) in enumerate(rows))
-    return Split(files=files, pairs=pairs, keypoints=keypoints, image_problems=problems)
+    return Split(files=files, pairs=pairs, keypoints=keypoints, image_problems=problems,
+                 image_files=image_files)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.gfla import prepare
+from bench.gfla.naming import NAMINGS, GroundTruthNaming
 
 LPIPS_INPUTS = ("signed", "cv2-176x256-signed", "normalize")
 FID_INPUTS = ("files", "cv2-176x256")
@@ -55,6 +56,9 @@ class ScriptSteps:
     # result files at another size than the frame that the script resized itself before
     # scoring: ((dataset, (H, W) of the files, RESULT_RESIZES method), ...)
     result_resizes: tuple[tuple[str, tuple[int, int], str], ...] = ()
+    # the names of the script's own test folder when they differ from the pair CSV's (PIDM:
+    # deep{stem}.png): a dataset image missing under its CSV name is read from that file
+    test_naming: GroundTruthNaming | None = None
 
     def __post_init__(self) -> None:
         for value, allowed, what in ((self.lpips_input, LPIPS_INPUTS, "lpips_input"),
@@ -195,7 +199,7 @@ PIDM = ScriptSteps(
     skimage="0.17.2", skimage_note="pinned by the repository (requirements)", sigma=1.2,
     saved_as="png", lpips_input="cv2-176x256-signed", lpips_drop_remainder=True,
     fid_input="cv2-176x256", train_input="cv2-176x256", fid_weights="inception-torchvision",
-    fid_drop_remainder=True,
+    fid_drop_remainder=True, test_naming=NAMINGS["pidm"],
 )
 CFLD = ScriptSteps(
     script="cfld", source="YanzuoLu/CFLD models/metrics.py, pose_transfer_test.py @ f2ea2a7",

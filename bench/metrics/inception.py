@@ -189,7 +189,8 @@ class RealTargets:
                 "protocol": [settings.protocol, settings.protocol_version],
                 "padded_width": settings.padded_width, "pairs_sha256": settings.pairs_sha256,
             }, sort_keys=True).encode())
-            _hash_files([Path(settings.image_dir) / n for n in settings.target_names], digest)
+            _hash_files([Path(settings.image_dir) / n
+                         for n in settings.target_files or settings.target_names], digest)
             self.key = digest.hexdigest()
             self.cache_path = settings.cache_dir() / f"targets-{self.key[:32]}.npz"
             cached = _load_cache(self.cache_path)

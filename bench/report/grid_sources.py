@@ -69,6 +69,7 @@ class RunGridSource:
     @cached_property
     def _split(self):
         from bench.data import load_split, locate
+        from bench.protocols import DEFAULT_PROTOCOL, PROTOCOLS
 
         root = self.config.get("data_root")
         try:
@@ -77,7 +78,8 @@ class RunGridSource:
                            images_required=bool(self.config.get("dataset_images", True)))
             if files.size is None or tuple(files.size) != self.size:
                 files = files.with_size(self.size)
-            return load_split(files, check_images=False)
+            protocol = PROTOCOLS.get(self.config.get("protocol", DEFAULT_PROTOCOL))
+            return load_split(files.with_image_naming(protocol.image_naming), check_images=False)
         except Exception as exc:  # the dataset moved since the run: say where it looked
             raise ReportError(f"qualitative grid: cannot read the dataset of {self.run_dir} "
                               f"({self.config.get('dataset')} at {root}): {exc}") from None
@@ -108,8 +110,7 @@ class RunGridSource:
 
     def _real(self, pair: Pair) -> tuple[np.ndarray | None, np.ndarray | None]:
         if self.config.get("dataset_images", True):
-            image_dir = self._split.files.image_dir
-            return _read(image_dir / pair.src), _read(image_dir / pair.tgt)
+            return _read(self._split.image_path(pair.src)), _read(self._split.image_path(pair.tgt))
         strips = self._strips
         if strips is None:
             return None, None

@@ -1,13 +1,19 @@
 """Ground-truth matching of the GFLA-lineage scripts (bench.gfla.naming) against the scripts'
-``preprocess_path_for_deform_task``, transcribed, on real DeepFashion and Market names."""
+``preprocess_path_for_deform_task``, transcribed, on real DeepFashion and Market names; PIDM's
+result names (``data/fashion_data.py`` ``get_paths``, ``get_image_path``,
+``path_to_fashion_name`` @ e4f1d88, transcribed) matched to the pairs by the results-folder
+reader and to the ``deep{stem}.png`` file its metric script compared them with."""
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from bench.gfla.naming import ground_truth_name, match_ground_truth
+from bench.gfla.naming import NAMINGS, ground_truth_name, match_ground_truth
+from bench.models.folder import FolderIndex, candidate_names
+from bench.types import Pair
 
 
 def gfla_gt(distorted_image, gt_path="gt"):
@@ -57,3 +63,58 @@ def test_matching_sorts_and_reports_missing_ground_truth(result_names):
     assert len(unmatched) >= 1 and len(matched) + len(unmatched) == len(result_names)
     assert [r for r, _ in matched] == [n for n in sorted(result_names) if n not in unmatched]
     assert all(g == ground_truth_name(r, "gfla") for r, g in matched)
+
+
+# -- PIDM's result names, transcribed (data/fashion_data.py @ e4f1d88) -----------------------
+def pidm_path_to_fashion_name(path_in):
+    path_in = path_in.split('img/')[-1]
+    path_in = os.path.join('fashion', path_in)
+    path_names = path_in.split('/')
+    path_names[3] = path_names[3].replace('_', '')
+    path_names[4] = path_names[4].split('_')[0] + "_" + "".join(path_names[4].split('_')[1:])
+    path_names = "".join(path_names)
+    return path_names
+
+
+def pidm_result_name(source_line_path, target_line_path):
+    """get_paths (``.jpg`` -> ``.png`` on the pairs file's paths), then get_image_path."""
+    source_name = pidm_path_to_fashion_name(source_line_path.replace('.jpg', '.png'))
+    target_name = pidm_path_to_fashion_name(target_line_path.replace('.jpg', '.png'))
+    return os.path.splitext(source_name)[0] + '_2_' + os.path.splitext(target_name)[0] + '_vis.png'
+
+
+INSHOP = re.compile(r"fashion(WOMEN|MEN)(.+)id(\d{8})(\d{2})_(\d)([a-z]+)\.jpg")
+
+
+def inshop_path(csv_name):
+    """The In-shop path a flattened CSV name stands for (``img/WOMEN/Blouses_Shirts/
+    id_00006350/04_1_front.jpg`` for ``fashionWOMENBlouses_Shirtsid0000635004_1front.jpg``),
+    the form of PIDM's train/test_pairs.txt entries."""
+    gender, category, ident, index, pose, view = INSHOP.fullmatch(csv_name).groups()
+    return f"img/{gender}/{category}/id_{ident}/{index}_{pose}_{view}.jpg"
+
+
+def test_pidm_result_names_match_the_pairs_and_deep_ground_truth(shared_data, tmp_path):
+    lines = (shared_data / "pose-transfer-splits/fashion-pairs-test.csv").read_text().split()
+    pairs = [tuple(line.split(",")) for line in lines[1:]]
+    assert len(pairs) == 8570
+    assert inshop_path("fashionWOMENBlouses_Shirtsid0000635004_1front.jpg") == \
+        "img/WOMEN/Blouses_Shirts/id_00006350/04_1_front.jpg"
+    for i, (src, tgt) in enumerate(pairs):
+        result = pidm_result_name(inshop_path(src), inshop_path(tgt))
+        # {tgt} of PIDM's result name is the CSV's stem: its flattening is the CSVs'
+        assert result == f"{os.path.splitext(src)[0]}_2_{os.path.splitext(tgt)[0]}_vis.png"
+        # the results folder reader finds the pair under that name ...
+        assert result[: -len(".png")] in dict(candidate_names(Pair(src, tgt, i)))
+        # ... and the file the metric script compared it with is the dataset naming's
+        assert os.path.basename(pidm_gt(result)) == NAMINGS["pidm"].file_for_image(tgt)
+    assert NAMINGS["pidm"].file_for_image(pairs[0][1]) == \
+        "deep" + os.path.splitext(pairs[0][1])[0] + ".png"
+    assert NAMINGS["gfla"].file_for_image(pairs[0][1]) == pairs[0][1]
+    for src, tgt in pairs[:5]:
+        (tmp_path / pidm_result_name(inshop_path(src), inshop_path(tgt))).write_bytes(b"")
+    index = FolderIndex.scan(tmp_path, "pidm")
+    for i, (src, tgt) in enumerate(pairs[:5]):
+        path, convention = index.find(Pair(src, tgt, i))
+        assert path.name == pidm_result_name(inshop_path(src), inshop_path(tgt))
+        assert convention == "{from stem}_2_{to stem}_vis.png"
