@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.errors import BenchError
-from bench.gfla.protocol import SCRIPTS, ScriptSteps
+from bench.gfla.protocol import SCRIPTS, ScriptSteps, match_result_resize
 from bench.keypoints import MISSING
 from bench.registry import Registry
 from bench.types import PairBatch
@@ -58,10 +58,7 @@ class AntialiasedResize:
     result_resizes: tuple[tuple[str, tuple[int, int], str], ...]  # (dataset, (H, W), method)
 
     def result_resize(self, dataset: str, file_hw: tuple[int, int]) -> str | None:
-        for name, hw, method in self.result_resizes:
-            if name == dataset and tuple(hw) == tuple(file_hw):
-                return method
-        return None
+        return match_result_resize(self.result_resizes, dataset, file_hw)
 
     def resize_result(self, image: np.ndarray, method: str, frame: tuple[int, int]
                       ) -> np.ndarray:

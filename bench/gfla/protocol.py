@@ -79,10 +79,7 @@ class ScriptSteps:
     # -- generated images before they were files ----------------------------------------
     def result_resize(self, dataset: str, file_hw: tuple[int, int]) -> str | None:
         """The method the script used to bring ``file_hw`` results to its frame, if any."""
-        for name, hw, method in self.result_resizes:
-            if name == dataset and tuple(hw) == tuple(file_hw):
-                return method
-        return None
+        return match_result_resize(self.result_resizes, dataset, file_hw)
 
     def resize_result(self, image: np.ndarray, method: str, frame: tuple[int, int]
                       ) -> np.ndarray:
@@ -155,6 +152,15 @@ class ScriptSteps:
                 "script_fid_input": self.fid_input, "script_train_input": self.train_input,
                 "script_fid_weights": self.fid_weights,
                 "script_fid_drop_remainder": self.fid_drop_remainder}
+
+
+def match_result_resize(resizes, dataset: str, file_hw: tuple[int, int]) -> str | None:
+    """The method of ``resizes`` ((dataset, (H, W) of the files, method), ...) for result files
+    of ``file_hw`` on ``dataset``, or None."""
+    for name, hw, method in resizes:
+        if name == dataset and tuple(hw) == tuple(file_hw):
+            return method
+    return None
 
 
 def _each(fn, images: np.ndarray) -> np.ndarray:
