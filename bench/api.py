@@ -539,24 +539,12 @@ def run(
 
 def unavailable_summary(reasons: dict[str, list[str]]) -> list[str]:
     """One short line per kind of reason (long reason -> metric names), said once before the
-    work: ``unavailable: lpips, fid: weights not provided (alexnet, inception-fid); see
-    `python -m bench weights` ``. The long reasons (every place looked in, how to provide the
-    file) stay on the records, in the CSV and the HTML report."""
-    from bench.report.reasons import WEIGHTS_HINT, needs_weights, network_of, short_reason
+    work; the long reasons (every place looked in, how to provide the file) stay on the
+    records, in the CSV and the HTML report."""
+    from bench.report.reasons import said_once
 
-    groups: dict[str, tuple[dict, dict]] = {}
-    for reason, names in reasons.items():
-        metrics, networks = groups.setdefault(short_reason(reason), ({}, {}))
-        metrics.update(dict.fromkeys(names))
-        network = network_of(reason)
-        if network:
-            networks[network] = None
-    lines = []
-    for short, (metrics, networks) in groups.items():
-        line = f"unavailable: {', '.join(metrics)}: {short}"
-        line += f" ({', '.join(networks)})" if networks else ""
-        lines.append(line + (f"; {WEIGHTS_HINT}" if needs_weights(short) else ""))
-    return lines
+    return [f"unavailable: {line}" for line in said_once(
+        (name, reason) for reason, names in reasons.items() for name in names)]
 
 
 def measure_efficiency(evaluation: _Evaluation, config: RunConfig,

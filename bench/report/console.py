@@ -37,7 +37,7 @@ from bench.records import (
     Record,
 )
 from bench.report.columns import metric_order
-from bench.report.reasons import WEIGHTS_HINT, needs_weights, network_of, short_reason
+from bench.report.reasons import said_once
 
 UNAVAILABLE_MARK = "†"
 WIDTH = 120  # columns of the summary (a terminal of 120 shows it unwrapped)
@@ -133,23 +133,8 @@ def summary_table(records: list[Record], run_dir: Path | str | None = None) -> s
 def unavailable_lines(records: list[Record]) -> list[str]:
     """One line per short reason: the metrics it made unavailable, the weights concerned and,
     where weights are the cause, where to see them."""
-    groups: dict[str, dict] = {}
-    for r in records:
-        if r.kind == KIND_UNAVAILABLE:
-            group = groups.setdefault(short_reason(r.error), {"keys": {}, "networks": {}})
-            group["keys"].setdefault(r.key)
-            network = network_of(r.error)
-            if network:
-                group["networks"].setdefault(network)
-    lines = []
-    for short, group in groups.items():
-        text = f"{UNAVAILABLE_MARK} {', '.join(group['keys'])}: {short}"
-        if group["networks"]:
-            text += f" ({', '.join(group['networks'])})"
-        if needs_weights(short):
-            text += f"; {WEIGHTS_HINT}"
-        lines.append(text)
-    return lines
+    return [f"{UNAVAILABLE_MARK} {line}" for line in said_once(
+        (r.key, r.error) for r in records if r.kind == KIND_UNAVAILABLE)]
 
 
 def _wrap(line: str) -> list[str]:

@@ -81,3 +81,22 @@ def network_of(reason: str | None) -> str | None:
     ``alexnet``), or None."""
     m = re.search(r"(?:^|:\s*)([\w.-]+) weights\b", (reason or "").removeprefix(_LEADING))
     return m.group(1) if m else None
+
+
+def said_once(items) -> list[str]:
+    """``(name, long reason)`` pairs -> one short line per kind of reason, each name once:
+    ``lpips, fid: weights not provided (alexnet, inception-fid); see `python -m bench weights` ``
+    (the run's first lines and the console summary say it this way)."""
+    groups: dict[str, tuple[dict, dict]] = {}
+    for name, reason in items:
+        names, networks = groups.setdefault(short_reason(reason), ({}, {}))
+        names[name] = None
+        network = network_of(reason)
+        if network:
+            networks[network] = None
+    lines = []
+    for short, (names, networks) in groups.items():
+        line = f"{', '.join(names)}: {short}"
+        line += f" ({', '.join(networks)})" if networks else ""
+        lines.append(line + (f"; {WEIGHTS_HINT}" if needs_weights(short) else ""))
+    return lines
