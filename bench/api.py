@@ -1,15 +1,24 @@
-"""The library entry points the CLI is a thin shell over: ``run`` and ``check_dataset``.
+"""The library entry points the CLI is a thin shell over: ``run``, ``merge`` and ``check_dataset``.
 
     from bench.api import run
     from bench.config import RunConfig
     result = run(RunConfig(models=("oracle", "source", "warp"), limit=64, out=Path("results/x")))
     result.run_dir / "records.jsonl"
     result.values[("warp", "ssim")]        # raw value; same as in the records
+    run(config, resume=Path("results/x"))  # finish an interrupted run (same configuration)
 
-Order of work: names resolved, dataset located and validated, models built, outputs opened -
-everything that can fail on bad input fails here, before the first pair is generated. Then
-pairs stream through every model and metric once; a pair that cannot be loaded, generated or
-scored becomes an error record while the rest of the run completes.
+A run is plan -> units -> merge (:mod:`bench.plan`, :mod:`bench.evaluation`, :mod:`bench.merge`).
+Order of work: names resolved, dataset located and validated, models built, the run folder
+opened - everything that can fail on bad input fails here, before the first pair is generated.
+Then the pairs are cut into work units (whole batches, boundaries independent of the number of
+processes); each unit streams its pairs through every model and metric once and is written to
+``units/`` as one file; a pair that cannot be loaded, generated or scored becomes an error
+record while the rest of the run completes. The merge reads every unit in pair order and writes
+the records and per-pair tables.
+
+Under ``torchrun`` (or ``python -m bench run --workers N``) each process evaluates units
+k mod W and rank 0 merges (:mod:`bench.distributed`); the values are those of one process,
+bit for bit. A unit already on disk is not recomputed when the run is resumed.
 
 Before the first pair of a CPU run, each learned generator is timed on one small warm batch
 (:mod:`bench.estimate`); when generating every pair would take more than 10 minutes, one line
@@ -27,50 +36,54 @@ panel, the metrics score against those panels, and the dataset needs no images::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import json
+import os
+import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from bench.config import RunConfig
 from bench.data import load_split, locate
 from bench.data.annotations import read_pairs
 from bench.data.datasets import image_size
-from bench.data.loader import PairError, iter_batches
 from bench.data.split import Split, pairs_sha256
+from bench.distributed import World, join
 from bench.env import collect_env
 from bench.errors import (
     BenchError,
-    GeneratorOutputError,
     MetricUnavailableError,
     WeightsUnavailableError,
 )
 from bench.estimate import estimate_generation, long_run_notice
-from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
+from bench.evaluation import ModelRun, UnitEvaluator
+from bench.files import write_atomic
+from bench.merge import Merger, check_labels
 from bench.metrics import METRICS
 from bench.metrics.base import UnavailableMetric
 from bench.metrics.settings import MetricSettings, with_settings
 from bench.models import GENERATORS, ModelSpec
 from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
+from bench.plan import Plan, differences
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
-from bench.provenance import WEIGHTS_FIELD
 from bench.records import (
     KIND_EFFICIENCY,
     KIND_METRIC,
-    KIND_MODEL_ERROR,
-    KIND_PAIR_ERROR,
-    KIND_UNAVAILABLE,
     Record,
     RecordWriter,
 )
-from bench.stats import bootstrap_interval
-from bench.types import Generated, Metric, Pair, PairBatch
+from bench.types import Metric, Pair
+from bench.units import UnitResult, complete_units, read_unit, write_unit
+
+DEFAULT_TIMEOUT_S = 1800  # collectives of a multi-process run (--dist-timeout)
 
 
 @dataclass
@@ -90,25 +103,30 @@ class RunResult:
         ]
 
 
+class UnitFailedError(BenchError):
+    """A process of a multi-process run failed: its rank, the unit and the error."""
+
+
+class PeerFailedError(BenchError):
+    """Another process of the run failed (it said why); this one stops without merging."""
+
+
 @dataclass
-class _ModelRun:
-    """One model's state during a run."""
+class RunContext:
+    """What the units and the merge of one run share (this process's view)."""
 
-    name: str
-    generator: object
-    metrics: list[Metric]
-    weights: Weights
-    reference_bound: bool
-    scored: dict[str, int] = field(default_factory=dict)  # key -> pairs with a value
-    failed: int = 0
-    extra: dict = field(default_factory=dict)  # added to the extra of its metric records
-
-    @property
-    def labels(self) -> dict:
-        """The fields naming this model on every record it gets."""
-        return {"model": self.name, "checkpoint": self.weights.label,
-                "checkpoint_sha256": self.weights.sha256,
-                "reference_bound": self.reference_bound}
+    config: RunConfig  # resolved, as hashed (device as given: "cuda" under torchrun)
+    device: str  # this process's device ("cuda:LOCAL_RANK" under torchrun)
+    split: Split
+    plan: Plan
+    protocol: Protocol
+    models: list[ModelRun]
+    settings: MetricSettings
+    shared: dict
+    ground_truth: str
+    outputs: RunOutputs | None = None
+    built: list = field(default_factory=list)  # (name, generator): the estimate's input
+    lines: list[str] = field(default_factory=list)  # said before the work (rank 0)
 
 
 def _now() -> str:
@@ -128,14 +146,14 @@ def _check_device(device: str) -> None:
         raise BenchError(f"--device {device!r} cannot be used here ({available}): {exc}") from None
 
 
-def _build_models(config: RunConfig, size: tuple[int, int], protocol: Protocol | None = None
-                  ) -> list[tuple[str, object]]:
+def _build_models(config: RunConfig, size: tuple[int, int], protocol: Protocol | None = None,
+                  device: str | None = None) -> list[tuple[str, object]]:
     built = []
     for name in config.models:
         checkpoint = config.checkpoint_for(name)
         untrained = checkpoint is not None and str(checkpoint) == UNTRAINED
         spec = ModelSpec(
-            name=name, size=size, dataset=config.dataset, device=config.device,
+            name=name, size=size, dataset=config.dataset, device=device or config.device,
             checkpoint=None if untrained else checkpoint, untrained=untrained, seed=config.seed,
         )
         folder = config.folder_for(name)
@@ -145,7 +163,7 @@ def _build_models(config: RunConfig, size: tuple[int, int], protocol: Protocol |
             # a protocol with a stated frame scores files of that frame only: no centre crop
             # of 256-wide panels (DPTN resized its outputs, it did not crop them)
             crop = protocol is None or not protocol.frames
-            built.append((name, FolderModel(spec, folder, workers=config.workers,
+            built.append((name, FolderModel(spec, folder, workers=config.decode_threads,
                                             allow_crop=crop,
                                             resizer=protocol.resizer if protocol else None)))
         else:
@@ -175,232 +193,17 @@ def _frame_from_results(config: RunConfig, files):
     return files.with_size(size, note=f"frame {size[0]}x{size[1]} (HxW) taken from the result files")
 
 
-def _generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
-    """Call ``gen.generate`` with what its capability flags allow it to see: the target image
-    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders)."""
-    src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
-    src_kpts = kpts_to_tensor(batch.src_kpts, device)
-    tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
-    kwargs = {}
-    if getattr(gen, "sees_target", False):
-        kwargs["tgt_img"] = images_to_tensor(batch.tgt_img, device)
-    if getattr(gen, "sees_pairs", False):
-        kwargs["pairs"] = batch.pairs
-    with torch.inference_mode():
-        return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
+def _silent(_line: str) -> None:
+    pass
 
 
-def _check_generated(out: Generated, shape: tuple[int, ...]) -> None:
-    """A generator's :class:`Generated` must hold uint8 images (and panels) of ``shape``."""
-    for what, arr in (("images", out.images), ("targets", out.targets), ("sources", out.sources)):
-        if arr is None and what != "images":
-            continue
-        if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.shape != shape:
-            found = (f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray)
-                     else type(arr).__name__)
-            raise GeneratorOutputError(
-                f"generate() returned {what} {found}, expected uint8 {shape} (N, H, W, 3)"
-            )
+# -- plan -----------------------------------------------------------------------------------
 
 
-class _Evaluation:
-    """The streaming loop of one run: batches in, per-pair rows and records out."""
-
-    def __init__(self, config, split, pairs, protocol: Protocol, models, outputs, writer, base,
-                 settings: MetricSettings):
-        self.config = config
-        self.settings = settings
-        self.split = split
-        self.pairs = pairs
-        self.protocol = protocol
-        self.models: list[_ModelRun] = models
-        self.outputs = outputs
-        self.writer = writer
-        self.base = base  # fields shared by every record
-        self.records: list[Record] = []
-        self.ground_truth = ("results: each file's own target panel" if protocol.gt_from_results
-                             else "dataset images")
-        if split.renamed:
-            self.ground_truth = f"dataset images; {ground_truth_files(split)}"
-
-    def emit(self, **fields) -> Record:
-        record = Record(**self.base, created=_now(), **fields)
-        self.writer.write(record)
-        self.records.append(record)
-        return record
-
-    def pair_errors(self, run: _ModelRun, errors: list[PairError]) -> None:
-        for err in errors:
-            run.failed += 1
-            self.emit(
-                kind=KIND_PAIR_ERROR, **run.labels, n=0,
-                key=err.pair.key, error=f"{err.stage}: {err.message}",
-                extra={"index": err.pair.index, "from": err.pair.src, "to": err.pair.tgt,
-                       "stage": err.stage, "file": err.file},
-            )
-
-    def step(self, batch: PairBatch | None, load_errors: list[PairError]) -> None:
-        for run in self.models:
-            self.pair_errors(run, load_errors)
-            if load_errors:
-                self.outputs.write_pair_rows(
-                    run.name, tuple(e.pair for e in load_errors), {},
-                    {i: f"{e.stage}: {e.message}" for i, e in enumerate(load_errors)},
-                )
-            if batch is not None:
-                self.step_model(run, batch)
-
-    def step_model(self, run: _ModelRun, batch: PairBatch) -> None:
-        h, w = self.split.files.size
-        shape = (len(batch), h, w, 3)
-        try:
-            out = _generate(run.generator, batch, self.config.device)
-            if isinstance(out, Generated):  # images read, not computed (results folders)
-                _check_generated(out, shape)
-                images = out.images
-                problems = {i: msg for i, (msg, _) in out.problems.items()}
-                stage, files = "read", {i: f for i, (_, f) in out.problems.items()}
-            else:
-                images, problems = tensor_to_images(out, shape)
-                images = self.protocol.prepare_generated(images)  # e.g. GFLA's JPEG files
-                stage, files = "generate", {}
-            if self.protocol.gt_from_results and (
-                    not isinstance(out, Generated) or out.targets is None):
-                raise GeneratorOutputError(
-                    f"protocol {self.protocol.name} needs the results' own target panels; "
-                    f"{run.name} returned none"
-                )
-        except (GeneratorOutputError, RuntimeError, ValueError) as exc:
-            errors = [PairError(p, "generate", f"{type(exc).__name__}: {exc}") for p in batch.pairs]
-            self.pair_errors(run, errors)
-            self.outputs.write_pair_rows(
-                run.name, batch.pairs, {}, {i: f"generate: {exc}" for i in range(len(batch))}
-            )
-            return
-        if self.protocol.gt_from_results:  # score against the results' own panels
-            batch = PairBatch(pairs=batch.pairs, src_img=out.sources, tgt_img=out.targets,
-                              src_kpts=batch.src_kpts, tgt_kpts=batch.tgt_kpts)
-        good = np.array([i not in problems for i in range(len(batch))])
-        if problems:
-            self.pair_errors(run, [
-                PairError(batch.pairs[i], stage, msg, file=files.get(i))
-                for i, msg in sorted(problems.items())
-            ])
-        row_errors = {i: f"{stage}: {msg}" for i, msg in problems.items()}
-        values: dict[str, np.ndarray] = {}
-        if good.any():
-            kept = batch if good.all() else batch.select(good)
-            kept_images = images if good.all() else images[good]
-            self.outputs.save_images(run.name, kept.pairs, kept_images)
-            scored_fake, scored_batch = self.protocol.prepare(
-                kept_images, kept, self.split.files.spec.padded_width
-            )
-            rows = np.flatnonzero(good)
-            for metric in run.metrics:
-                per_pair = metric.update(scored_fake, scored_batch)
-                for key, arr in (per_pair or {}).items():
-                    full = np.full(len(batch), np.nan)
-                    full[rows] = arr
-                    values[key] = full
-                    nan_rows = rows[np.isnan(np.asarray(arr, dtype=float))]
-                    run.scored[key] = run.scored.get(key, 0) + len(rows) - len(nan_rows)
-                    for i in nan_rows:
-                        self.emit(
-                            kind=KIND_PAIR_ERROR, **run.labels, n=0,
-                            key=batch.pairs[i].key, metric=metric.name,
-                            metric_version=metric.version,
-                            error=f"score: {key} is undefined for this pair (NaN), left out of the mean",
-                            extra={"index": batch.pairs[i].index, "from": batch.pairs[i].src,
-                                   "to": batch.pairs[i].tgt, "stage": "score", "file": None},
-                        )
-                if not metric.per_pair:
-                    for key in metric.result_keys():
-                        run.scored[key] = run.scored.get(key, 0) + len(rows)
-        self.outputs.write_pair_rows(run.name, batch.pairs, values, row_errors)
-
-    def finish(self, interrupted: bool, evaluated: int) -> None:
-        for run in self.models:
-            for metric in run.metrics:
-                if isinstance(metric, UnavailableMetric):
-                    for key in metric.result_keys():
-                        self.emit(
-                            kind=KIND_UNAVAILABLE, **run.labels, n=0,
-                            metric=metric.name, metric_version=metric.version, key=key,
-                            unit=metric.unit, higher_is_better=metric.higher_is_better,
-                            error=f"unavailable: {metric.reason}",
-                            extra={"precision": metric.precision},
-                        )
-                    continue
-                try:
-                    results = metric.compute()
-                except Exception as exc:  # a metric that cannot summarise is an error record
-                    self.emit(
-                        kind=KIND_MODEL_ERROR, **run.labels, n=0,
-                        metric=metric.name, metric_version=metric.version,
-                        error=f"{metric.name}: {type(exc).__name__}: {exc}",
-                    )
-                    continue
-                extra = self.uncertainty(metric, results, interrupted)
-                used = metric.weights_used()
-                provenance = {WEIGHTS_FIELD: used} if used else {}
-                for key, value in results.items():
-                    n = run.scored.get(key, 0)
-                    value = float(value)
-                    error = None
-                    if np.isnan(value):
-                        value, error = None, f"{key}: no pair could be scored"
-                    elif interrupted:
-                        error = f"interrupted: {evaluated} of {len(self.pairs)} pairs evaluated"
-                    self.emit(
-                        kind=KIND_METRIC, **run.labels, n=n,
-                        metric=metric.name, metric_version=metric.version, key=key,
-                        value=value, unit=metric.unit, higher_is_better=metric.higher_is_better,
-                        error=error,
-                        extra={"failed_pairs": run.failed, "complete": not interrupted,
-                               "precision": metric.precision,
-                               "ground_truth": self.ground_truth, **run.extra,
-                               **extra.get(key, {}), **provenance},
-                    )
-
-    def uncertainty(self, metric: Metric, results: dict, interrupted: bool) -> dict[str, dict]:
-        """Per key: the metric's own extras and a bootstrap interval where it can resample."""
-        settings = self.settings
-        common = dict(metric.summary_extra())
-        per_key = {key: dict(common.get(key, {})) if isinstance(common.get(key), dict) else {}
-                   for key in results}
-        flat = {k: v for k, v in common.items() if not isinstance(v, dict)}
-        resamples = settings.bootstrap if metric.per_pair else min(settings.bootstrap,
-                                                                   settings.bootstrap_set)
-        n = metric.n_items()
-        intervals = {}
-        if resamples > 0 and n >= 2 and not interrupted:
-            try:
-                intervals = bootstrap_interval(metric.compute_on, n, resamples, self.config.seed,
-                                               settings.confidence)
-            except NotImplementedError:
-                intervals = {}
-            except Exception as exc:  # an interval that fails never costs the value itself
-                flat["ci_error"] = f"{type(exc).__name__}: {exc}"
-                intervals = {}
-        for key in results:
-            entry = {**flat, **per_key[key]}
-            if key in intervals:
-                lo, hi = intervals[key]
-                entry.update(ci_low=lo, ci_high=hi, ci_level=settings.confidence,
-                             ci_method="percentile bootstrap over pairs",
-                             bootstrap_resamples=resamples, bootstrap_seed=self.config.seed)
-            per_key[key] = entry
-        return per_key
-
-
-def run(
-    config: RunConfig,
-    *,
-    progress: bool = True,
-    echo: Callable[[str], None] = print,
-) -> RunResult:
-    """Evaluate ``config.models`` on a dataset; writes results/<run_id>/ and returns the records."""
-    config = config.resolved()
+def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
+            progress: bool = True, generators: bool = True) -> RunContext:
+    """Everything before the first pair: dataset, pairs and plan, models and metrics
+    (``generators=False``: metrics only, for a merge of unit files)."""
     protocol = PROTOCOLS.get(config.protocol)
     metric_classes = [METRICS.get(m) for m in config.metrics]
     results_only = protocol.gt_from_results  # ground truth from the result files themselves
@@ -425,14 +228,16 @@ def run(
         affected = sum(split.pair_problem(p) is not None for p in pairs)
         if affected:
             echo(f"  warning: {affected} of {len(pairs)} pairs cannot be loaded (see the error records)")
+    plan = Plan.of(config, pairs, pairs_hash, files.size)
 
-    _check_device(config.device)
+    _check_device(device)
     torch.manual_seed(config.seed)
-    built = _build_models(config, files.size, protocol)
+    built = _build_models(config, files.size, protocol, device) if generators else []
+    lines: list[str] = []
     for name, gen in built:
         if getattr(gen, "sees_pairs", False):
-            plan = getattr(gen, "plan", None)  # optional: learn the pair list before work
-            for line in (plan(pairs) if callable(plan) else None) or ():
+            plan_files = getattr(gen, "plan", None)  # optional: learn the pair list before work
+            for line in (plan_files(pairs) if callable(plan_files) else None) or ():
                 echo(line)
             if results_only and not getattr(gen, "has_target", False):
                 raise BenchError(
@@ -441,25 +246,15 @@ def run(
                     "--protocol patn (dataset images), or target=I if a panel holds the target"
                 )
 
-    run_id = make_run_id(files.name, pairs_hash)
-    run_dir = prepare_run_dir(config.out or Path("results") / run_id)
-    if config.out is not None:
-        run_id = run_dir.name
-    env = collect_env(config.device)
-    outputs = RunOutputs(run_dir, config.models, config.save_images)
-    outputs.write_json("config.json", {"run_id": run_id, **config.to_dict(),
-                                       "pairs_sha256": pairs_hash, "n_pairs": len(pairs),
-                                       "image_size": list(files.size),
-                                       "data_root": str(files.root),
-                                       "dataset_images": not results_only})
-    outputs.write_json("env.json", env)
-
-    settings = metric_settings(config, protocol, files, pairs, pairs_hash, split)
+    settings = metric_settings(dataclasses.replace(config, device=device), protocol, files,
+                               pairs, pairs_hash, split)
     shared: dict = with_settings({}, settings)
     models = []
     reasons: dict[str, list[str]] = {}  # reason -> metric names
     other: dict[tuple[str, str, str], list[str]] = {}  # unpublished weights file -> metric names
-    for name, gen in built:
+    generators_by_name = dict(built)
+    for name in config.models:
+        gen = generators_by_name.get(name)
         provenance = getattr(gen, "provenance", None)
         checkpoint = config.checkpoint_for(name)
         weights = getattr(gen, "weights", None) or Weights(str(checkpoint) if checkpoint else "none")
@@ -476,64 +271,392 @@ def run(
                     names = other.setdefault((network, entry["file"], entry["sha256"]), [])
                     if m.name not in names:
                         names.append(m.name)
-        models.append(_ModelRun(
-            name=name, generator=gen, metrics=metrics,
-            weights=weights,
+        models.append(ModelRun(
+            name=name, generator=gen, metrics=metrics, weights=weights,
             reference_bound=bool(getattr(provenance, "reference_bound", False)),
             extra=dict(record_extra()) if callable(record_extra) else {},
         ))
-        keys = tuple(k for m in models[-1].metrics if m.per_pair for k in m.result_keys())
-        outputs.open_pair_table(name, keys)
-
-    base = dict(
-        run_id=run_id, dataset=files.name, split=config.split, pairs_sha256=pairs_hash,
-        protocol=protocol.name, protocol_version=protocol.version, device=config.device,
-        git_sha=env["git_sha"],
-    )
-    for line in unavailable_summary(reasons):
-        echo(f"  {line}")
+    lines.extend(f"  {line}" for line in unavailable_summary(reasons))
     for (network, file, sha), names in other.items():
-        echo(f"  other weights: {', '.join(names)} computed with {network} {file} (sha256 "
-             f"{sha[:8]}), not the published file: values labelled (other weights)")
-    echo(
-        f"run {run_id}: {len(pairs)} pairs x {len(models)} models "
-        f"({', '.join(config.models)}), protocol {protocol.name} v{protocol.version} -> {run_dir}"
-    )
-    notice = long_run_notice(estimate_generation(built, split, pairs, files.size, config.device),
-                             len(pairs), config.device, config.seed)
-    if notice:
-        echo(notice)
+        lines.append(f"  other weights: {', '.join(names)} computed with {network} {file} "
+                     f"(sha256 {sha[:8]}), not the published file: values labelled (other weights)")
+    ground_truth = ("results: each file's own target panel" if protocol.gt_from_results
+                    else "dataset images")
+    if split.renamed:
+        ground_truth = f"dataset images; {ground_truth_files(split)}"
+    return RunContext(config=config, device=device, split=split, plan=plan, protocol=protocol,
+                      models=models, settings=settings, shared=shared,
+                      ground_truth=ground_truth, built=built, lines=lines)
+
+
+def _config_json(ctx: RunContext, run_id: str) -> dict:
+    files = ctx.split.files
+    return {"run_id": run_id, **ctx.config.to_dict(),
+            "pairs_sha256": ctx.plan.configuration["pairs_sha256"], "n_pairs": len(ctx.plan.pairs),
+            "image_size": list(files.size), "data_root": str(files.root),
+            "dataset_images": not ctx.protocol.gt_from_results,
+            "plan": {"config_hash": ctx.plan.config_hash, "unit_pairs": ctx.plan.unit_size,
+                     "units": len(ctx.plan.units()), "configuration": ctx.plan.configuration}}
+
+
+def _read_config_json(run_dir: Path) -> dict:
+    path = Path(run_dir) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BenchError(f"{run_dir} holds no run to resume or merge (no config.json): give the "
+                         "folder a run was written to (results/<run_id>)") from None
+    except (OSError, ValueError) as exc:
+        raise BenchError(f"{path}: unreadable ({exc})") from None
+
+
+def saved_config(run_dir: Path) -> RunConfig:
+    """The configuration a run folder was started with (its ``config.json``)."""
+    data = _read_config_json(run_dir)
+    if "plan" not in data:
+        raise BenchError(f"{run_dir}: a run of a version without work units; it cannot be "
+                         "resumed or merged (start it again)")
+    # the settings as given (config.json's top-level data_root is the folder found)
+    return RunConfig.from_dict({**data, **data["plan"]["configuration"], "out": str(run_dir)})
+
+
+def _check_resume(run_dir: Path, ctx: RunContext) -> None:
+    saved = _read_config_json(run_dir).get("plan")
+    if saved is None:
+        raise BenchError(f"{run_dir}: a run of a version without work units; it cannot be "
+                         "resumed (start it again)")
+    if saved["config_hash"] != ctx.plan.config_hash:
+        changed = differences(saved.get("configuration", {}), ctx.plan.configuration)
+        raise BenchError(
+            f"{run_dir} was run with another configuration; resuming would mix results. "
+            f"Differences (saved -> now): {'; '.join(changed) or 'none named (hash differs)'}. "
+            "Resume with the run's own settings (python -m bench run --resume DIR takes them "
+            "from its config.json), or start a new run with --out")
+
+
+def _env_json(config: RunConfig, world: World | None, results: list[UnitResult] | None = None
+              ) -> dict:
+    env = collect_env(config.device)
+    env.update(world_size=world.size if world else 1,
+               nodes=int(os.environ.get("GROUP_WORLD_SIZE", "1")) if world else 1,
+               backend=world.backend if world else None)
+    if results:
+        ranks: dict[tuple, dict] = {}
+        for r in results:
+            who = r.who
+            key = (who.get("session"), who.get("rank"))
+            entry = ranks.setdefault(key, {k: who.get(k) for k in
+                                           ("rank", "world_size", "host", "device", "git_sha",
+                                            "session")} | {"units": []})
+            entry["units"].append(r.unit.index)
+        env["ranks"] = list(ranks.values())
+        shas = sorted({str(r.who.get("git_sha")) for r in results})
+        if len(shas) > 1:
+            env["units_git_sha"] = shas
+    return env
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def run(
+    config: RunConfig,
+    *,
+    resume: Path | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> RunResult:
+    """Evaluate ``config.models`` on a dataset; writes results/<run_id>/ and returns the records
+    (under torchrun: rank 0 returns them, the other ranks a result without records).
+    ``resume``: a run folder of the same configuration whose complete units are kept."""
+    config = config.resolved()
+    world = join(config.device, timeout_s)
+    try:
+        return _run(config, world, resume, progress, echo)
+    finally:
+        if world is not None:
+            world.leave()
+
+
+def _together(world: World | None, step: Callable[[], object], what: str):
+    """Run ``step`` on this rank; if any rank failed, every rank stops (no one waits)."""
+    if world is None:
+        return step()
+    error: BaseException | None = None
+    try:
+        value = step()
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - passed on below
+        error = exc
+    failed = world.failed_ranks(error is not None)
+    if error is not None:
+        if world.rank != 0 and 0 in failed and isinstance(error, BenchError):
+            # rank 0 failed as well (the same bad input, as a rule) and says why
+            raise PeerFailedError(f"rank {world.rank}: {error}") from error
+        raise error
+    if failed:
+        raise PeerFailedError(f"rank {', '.join(map(str, failed))} failed while {what} (its "
+                              "message is above); nothing was computed")
+    return value
+
+
+def _run(config: RunConfig, world: World | None, resume: Path | None, progress: bool,
+         echo: Callable[[str], None]) -> RunResult:
+    main = world is None or world.main
+    if not main:
+        echo, progress = _silent, False
+    device = world.device if world is not None else config.device
+    ctx = _together(world, lambda: prepare(config, device, echo, progress), "preparing")
+
+    def open_run_dir() -> Path:
+        if not main:
+            return Path()
+        if resume is not None:
+            run_dir = Path(resume)
+            _check_resume(run_dir, ctx)
+        else:
+            run_id = make_run_id(ctx.split.files.name, ctx.plan.configuration["pairs_sha256"])
+            run_dir = prepare_run_dir(config.out or Path("results") / run_id)
+        (run_dir / "per_pair").mkdir(exist_ok=True)
+        for stale in (run_dir / "units").glob(f"{FAILURE_PREFIX}*.txt"):
+            stale.unlink()  # a resumed run starts without the failures of the last attempt
+        files = {"config.json": _config_json(ctx, run_dir.name if resume or config.out
+                                              else run_id),
+                 "env.json": _env_json(config, world)}
+        for name, data in files.items():
+            if resume is None or name == "env.json":
+                (run_dir / name).write_text(json.dumps(data, indent=2, default=str) + "\n")
+        return run_dir
+
+    run_dir = _together(world, open_run_dir, "opening the run folder")
+    if world is not None:
+        run_dir = Path(world.broadcast_text(str(run_dir)))
+    run_id = run_dir.name
+    ctx.outputs = RunOutputs(run_dir, config.models, config.save_images)
+
+    units = ctx.plan.units()
+    done = complete_units(run_dir, ctx.plan)
+    todo = [u for u in units if u.index not in done]
+    size = world.size if world is not None else 1
+    rank = world.rank if world is not None else 0
+    mine = todo[rank::size]
+    for line in ctx.lines:
+        echo(line)
+    procs = f", {size} processes" if size > 1 else ""
+    echo(f"run {run_id}: {len(ctx.plan.pairs)} pairs x {len(ctx.models)} models "
+         f"({', '.join(config.models)}), protocol {ctx.protocol.name} v{ctx.protocol.version}"
+         f"{procs} -> {run_dir}")
+    if done:
+        echo(f"resume: {len(done)} of {len(units)} units already complete, {len(todo)} to go")
+    if main and todo:
+        notice = long_run_notice(
+            estimate_generation(ctx.built, ctx.split, ctx.plan.pairs, ctx.split.files.size,
+                                device),
+            sum(len(u) for u in todo), device, config.seed)
+        if notice:
+            echo(notice)
+
+    who = {"rank": rank, "world_size": size, "host": socket.gethostname(), "device": device,
+           "git_sha": collect_git_sha(), "session": _now()}
+    evaluator = UnitEvaluator(ctx, who)
     interrupted = False
-    evaluated = 0
+    failure: str | None = None
+    partial: UnitResult | None = None
     start = time.perf_counter()
-    with RecordWriter(run_dir / "records.jsonl") as writer:
-        evaluation = _Evaluation(config, split, pairs, protocol, models, outputs, writer, base,
-                                 settings)
-        bar = Progress(total=len(pairs), desc="pairs", enabled=progress)
+    bar = Progress(total=sum(len(u) for u in mine),
+                   desc="pairs" if size == 1 else f"pairs (rank 0: {len(mine)} of {len(todo)} "
+                                                   "units)", enabled=progress)
+    current = None
+    resume_hint = f"python -m bench run --resume {run_dir}"
+    try:
+        with _terminate_as_interrupt(world):
+            for unit in mine:
+                if world is not None and failures(run_dir):
+                    break  # another rank failed: stop at a unit boundary
+                current = unit
+                result = evaluator.evaluate(unit, on_pairs=bar.update)
+                write_unit(run_dir, result)
+                current = None
+    except KeyboardInterrupt:
+        interrupted = True
+        if current is not None and size == 1:
+            partial = evaluator.partial()
+    except Exception as exc:  # a failing unit stops this rank; the others learn it below
+        where = f"rank {rank} of {size} failed on " if size > 1 else "failed on "
+        failure = (f"{where}{current.describe() if current else 'its units'}: "
+                   f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        if size == 1:
+            raise UnitFailedError(f"{failure}. The units finished before it are kept; after "
+                                  f"fixing the cause: {resume_hint}") from exc
+        _say_failure(run_dir, rank, failure)
+    finally:
+        bar.close()
+        ctx.outputs.flush_images()
+    elapsed = time.perf_counter() - start
+
+    if world is not None:
         try:
-            for batch, load_errors in iter_batches(split, pairs, config.batch_size, config.workers,
-                                                   images=not results_only):
-                evaluation.step(batch, load_errors)
-                done = (len(batch) if batch is not None else 0) + len(load_errors)
-                evaluated += done
-                bar.update(done)
-        except KeyboardInterrupt:
-            interrupted = True
-            echo(f"\ninterrupted after {evaluated} of {len(pairs)} pairs: writing what was computed")
-        finally:
-            bar.close()
-            evaluation.finish(interrupted, evaluated)
-            outputs.close()
-        elapsed = time.perf_counter() - start
-        if config.efficiency and not interrupted:
-            interrupted = not measure_efficiency(evaluation, config, echo)
-    result = RunResult(
-        run_dir=run_dir, run_id=run_id, records=evaluation.records, n_pairs=len(pairs),
-        interrupted=interrupted,
-        values={(r.model, r.key): r.value for r in evaluation.records
-                if r.kind == KIND_METRIC and r.value is not None},
+            failed = world.failed_ranks(interrupted or failure is not None)
+        except RuntimeError as exc:  # a process ended: the group is gone
+            error = PeerFailedError(f"rank {rank}: the process group broke ({exc}); the units "
+                                    f"written so far are kept: {resume_hint}")
+            error.printed = not main
+            raise error from None
+        if failed:
+            if failure is not None:
+                error = UnitFailedError(failure)
+                error.printed = True
+                raise error
+            said = failures(run_dir)
+            if said:
+                error = PeerFailedError(f"{'; '.join(said)}. Nothing merged; the units "
+                                        f"written so far are kept. After fixing the cause, "
+                                        f"resume with any number of processes: {resume_hint}")
+                error.printed = not main
+                raise error
+            if main:
+                echo(f"\ninterrupted: the units written so far are kept; resume with: "
+                     f"{resume_hint} (any number of processes)")
+            return RunResult(run_dir=run_dir, run_id=run_id, records=[],
+                             n_pairs=len(ctx.plan.pairs), interrupted=True)
+        if not main:
+            return RunResult(run_dir=run_dir, run_id=run_id, records=[],
+                             n_pairs=len(ctx.plan.pairs))
+    if interrupted:
+        echo(f"\ninterrupted: writing what was computed; resume with: {resume_hint}")
+    result = merge_run(ctx, run_dir, world, partial=partial, interrupted=interrupted, echo=echo)
+    if config.efficiency and not interrupted:
+        with RecordWriter(run_dir / "records.jsonl") as writer:
+            emit = _emitter(ctx, run_id, writer, result.records)
+            result.interrupted = not measure_efficiency(ctx.models, emit, config, device, echo)
+    result.values = {(r.model, r.key): r.value for r in result.records
+                     if r.kind == KIND_METRIC and r.value is not None}
+    evaluated = sum(len(u) for u in todo)  # by every process
+    echo(f"done in {elapsed:.1f} s ({evaluated / max(elapsed, 1e-9):.0f} pairs/s"
+         f"{f' over {size} processes' if size > 1 else ''})")
+    return result
+
+
+FAILURE_PREFIX = "failed-rank"
+
+
+def _say_failure(run_dir: Path, rank: int, failure: str) -> None:
+    """Print a rank's failure at once (the job may be torn down before anything else is
+    said) and leave it in the run folder, where the other ranks look between units."""
+    print(f"error: {failure}", file=sys.stderr, flush=True)
+    write_atomic(run_dir / "units" / f"{FAILURE_PREFIX}{rank}.txt", failure.encode())
+
+
+def failures(run_dir: Path) -> list[str]:
+    """What failed ranks of this run said (empty: none failed)."""
+    folder = run_dir / "units"
+    if not folder.is_dir():
+        return []
+    return [p.read_text() for p in sorted(folder.glob(f"{FAILURE_PREFIX}*.txt"))]
+
+
+class _terminate_as_interrupt:
+    """Under torchrun, SIGTERM (the agent stopping the job after a process ended) is handled
+    as Ctrl-C: the process says where the run stands instead of vanishing."""
+
+    def __init__(self, world: World | None) -> None:
+        self.world, self.previous = world, None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if self.world is not None and threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._raise)
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+def collect_git_sha() -> str:
+    from bench.env import git_sha
+
+    return git_sha()[0]
+
+
+def _emitter(ctx: RunContext, run_id: str, writer: RecordWriter, into: list[Record]):
+    base = dict(
+        run_id=run_id, dataset=ctx.split.files.name, split=ctx.config.split,
+        pairs_sha256=ctx.plan.configuration["pairs_sha256"], protocol=ctx.protocol.name,
+        protocol_version=ctx.protocol.version, device=ctx.config.device,
+        git_sha=collect_git_sha(),
     )
-    echo(f"done in {elapsed:.1f} s ({len(pairs) / max(elapsed, 1e-9):.0f} pairs/s)")
+
+    def emit(**fields) -> Record:
+        record = Record(**base, created=_now(), **fields)
+        writer.write(record)
+        into.append(record)
+        return record
+
+    return emit
+
+
+def merge_run(ctx: RunContext, run_dir: Path, world: World | None = None, *,
+              partial: UnitResult | None = None, interrupted: bool = False,
+              echo: Callable[[str], None] = print) -> RunResult:
+    """Merge the unit files of ``run_dir`` (and an interrupted unit's ``partial`` result) into
+    records.jsonl and per_pair/; refuses a set with a unit missing unless ``interrupted``."""
+    units = ctx.plan.units()
+    done = complete_units(run_dir, ctx.plan)
+    missing = [u for u in units if u.index not in done
+               and (partial is None or u.index != partial.unit.index)]
+    if missing and not interrupted:
+        shown = ", ".join(str(u.index) for u in missing[:10])
+        raise BenchError(f"{run_dir}: {len(missing)} of {len(units)} units are missing ({shown}"
+                         f"{' ...' if len(missing) > 10 else ''}); nothing merged. Compute them "
+                         f"with: python -m bench run --resume {run_dir}")
+    results = [read_unit(done[u.index], ctx.plan) for u in units if u.index in done]
+    if partial is not None:
+        results.append(partial)
+    check_labels(ctx.models, results)
+    records_path = run_dir / "records.jsonl"
+    records_path.unlink(missing_ok=True)  # derived from the units: written afresh
+    records: list[Record] = []
+    for model in ctx.models:
+        ctx.outputs.open_pair_table(model.name, model.pair_keys)
+    try:
+        with RecordWriter(records_path) as writer:
+            Merger(ctx, _emitter(ctx, run_dir.name, writer, records)).merge(
+                results, interrupted=interrupted)
+    finally:
+        ctx.outputs.close()
+    env = _env_json(ctx.config, world, results)
+    (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=str) + "\n")
+    return RunResult(run_dir=run_dir, run_id=run_dir.name, records=records,
+                     n_pairs=len(ctx.plan.pairs), interrupted=interrupted)
+
+
+def merge(run_dir: Path, *, progress: bool = True, echo: Callable[[str], None] = print
+          ) -> RunResult:
+    """``python -m bench merge RUN``: the records of a run from its unit files alone (after a
+    sharded run whose rank 0 could not merge); the dataset and metric weights must be found
+    as the run found them, the generators are not needed."""
+    run_dir = Path(run_dir)
+    config = saved_config(run_dir).resolved()
+    device = config.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        device = "cpu"  # set-level metrics from the saved features; a training-folder real set
+        echo("merge: no GPU here; anything the merge computes runs on the CPU")
+    ctx = prepare(config, device, echo, progress, generators=False)
+    _check_resume(run_dir, ctx)
+    ctx.outputs = RunOutputs(run_dir, config.models, save_images=False)
+    result = merge_run(ctx, run_dir, echo=echo)
+    result.values = {(r.model, r.key): r.value for r in result.records
+                     if r.kind == KIND_METRIC and r.value is not None}
+    echo(f"merged {len(ctx.plan.units())} units of {run_dir}: {len(result.records)} records")
     return result
 
 
@@ -547,21 +670,21 @@ def unavailable_summary(reasons: dict[str, list[str]]) -> list[str]:
         (name, reason) for reason, names in reasons.items() for name in names)]
 
 
-def measure_efficiency(evaluation: _Evaluation, config: RunConfig,
-                       echo: Callable[[str], None]) -> bool:
+def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], config: RunConfig,
+                       device: str, echo: Callable[[str], None]) -> bool:
     """Efficiency records of each model after the quality evaluation (:mod:`bench.efficiency`:
     parameters and MACs; latency, throughput and memory with few iterations, each learned
     model in a fresh process). False if interrupted (what was measured is kept)."""
     from bench.efficiency.probe import EfficiencySettings, measure_generator, record_fields
 
-    settings = EfficiencySettings.for_run(config.device, config.batch_size)
+    settings = EfficiencySettings.for_run(device, config.batch_size)
     if any(any(True for _ in getattr(r.generator, "module", torch.nn.Module()).parameters())
-           for r in evaluation.models):
+           for r in models):
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:
-        for run in evaluation.models:
+        for run in models:
             for m in measure_generator(run.name, run.generator, settings, echo=echo):
-                evaluation.emit(**run.labels, **record_fields(m, device=False))
+                emit(**run.labels, **record_fields(m, device=False))
     except KeyboardInterrupt:
         echo("\ninterrupted during the efficiency measurements: keeping what was measured")
         return False

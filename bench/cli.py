@@ -2,6 +2,8 @@
 
     python -m bench run                                   # oracle,source,warp on the synthetic set
     python -m bench run --models ctat,pg2,pata --dataset market --data-root /data/market_data
+  python -m bench run --dataset market --workers 4 --device cuda   4 processes (torchrun)
+  python -m bench run --resume results/<run>            finish an interrupted run
     python -m bench run --models warp,folder:defgan=/results/defgan --dataset market
     python -m bench list models
     python -m bench data generate synthetic
@@ -19,6 +21,8 @@ Every user error (unknown name, missing data, bad file) prints one clear message
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +32,8 @@ EPILOG = """examples:
   python -m bench run                                   reference methods on the synthetic set
   python -m bench run --models oracle,source,warp --limit 200 --out results/quick
   python -m bench run --models ctat,pg2,pata --dataset market --data-root /data/market_data
+  python -m bench run --dataset market --workers 4 --device cuda   4 processes (torchrun)
+  python -m bench run --resume results/<run>            finish an interrupted run
   python -m bench run --models warp,folder:defgan=/results/defgan --dataset market
                                                         a folder of images a method released
   python -m bench run --models folder:patn-released=/results/patn --protocol patn-strips \\
@@ -117,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,list,data,weights,report,compare,profile}")
+                                metavar="{run,merge,list,data,weights,report,compare,profile}")
 
     run = sub.add_parser("run", help="generate and score images, write results/<run-id>/",
                          epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -143,7 +149,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="cpu", help="torch device for the generators")
     run.add_argument("--out", type=Path, default=None, help="run folder (default: results/<run-id>)")
     run.add_argument("--no-images", action="store_true", help="do not save generated images")
-    run.add_argument("--workers", type=_positive, default=2, help="image decoding threads")
+    run.add_argument("--workers", type=_positive, default=1,
+                     help="processes on this machine (torchrun started for you; default 1); "
+                          "several machines: torchrun ... -m bench run")
+    run.add_argument("--decode-threads", type=_positive, default=2,
+                     help="image decoding threads per process (default 2)")
+    run.add_argument("--unit-size", type=_positive, default=256,
+                     help="pairs per work unit, rounded up to whole batches (default 256): "
+                          "what is kept on disk, resumed and shared between processes")
+    run.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                     help="finish an interrupted run: its settings from RUN_DIR/config.json, "
+                          "complete units kept (any number of processes)")
+    run.add_argument("--dist-timeout", type=_positive, default=1800, metavar="SECONDS",
+                     help="multi-process runs: how long a process waits for the others at a "
+                          "collective before the run stops (default 1800)")
     run.add_argument("--checkpoint", type=_checkpoint, action="append", default=[],
                      metavar="MODEL=PATH",
                      help="weights for a model (repeatable); PATH 'untrained' runs seeded "
@@ -179,6 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
                           "latency, memory; see `profile`)")
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved configuration as JSON and exit")
+
+    merger = sub.add_parser("merge", help="write a run's records from its unit files (after "
+                            "a multi-process run whose rank 0 could not merge)")
+    merger.add_argument("run_dir", type=Path, metavar="RUN", help="the run folder")
+    merger.add_argument("--quiet", action="store_true", help="no progress display")
 
     lister = sub.add_parser("list", help="list models, datasets, metrics and protocols")
     lister.add_argument("what", nargs="?", default="all",
@@ -401,48 +425,115 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+# RunConfig field <- `run` option (dest) and how the option's value becomes the field's
+_RUN_FIELDS = {
+    "models": ("models", None), "dataset": ("dataset", None), "data_root": ("data_root", None),
+    "split": ("split", None), "metrics": ("metrics", None), "protocol": ("protocol", None),
+    "limit": ("limit", None), "subset": ("subset", None), "seed": ("seed", None),
+    "batch_size": ("batch_size", None), "device": ("device", None), "out": ("out", None),
+    "save_images": ("no_images", lambda v: not v), "decode_threads": ("decode_threads", None),
+    "unit_size": ("unit_size", None), "checkpoints": ("checkpoint", tuple),
+    "weights": ("weights", tuple), "offline": ("offline", None),
+    "stats_cache": ("stats_cache", None), "use_cache": ("no_cache", lambda v: not v),
+    "keypoints": ("keypoints", tuple), "pose_estimator": ("pose_estimator", None),
+    "train_folder": ("train_folder", None), "bootstrap": ("bootstrap", None),
+    "confidence": ("confidence", None), "efficiency": ("no_efficiency", lambda v: not v),
+}
+
+
+def _given_options(argv: list[str]) -> set[str]:
+    """The ``run`` options (dests) written on the command line, defaults aside."""
+    parser = build_parser()
+    run = next(a for a in parser._subparsers._group_actions[0].choices.values()
+               if a.prog.endswith(" run"))
+    for action in run._actions:
+        action.default = argparse.SUPPRESS
+    return set(vars(parser.parse_args(argv)))  - {"command"}
+
+
+def _run_config(args: argparse.Namespace):
+    """The RunConfig of a ``run`` command; with ``--resume``, the run folder's own settings
+    with the options written on the command line on top (the hash check then names any that
+    change a value)."""
+    from bench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig
+
+    fields = {}
+    for field, (dest, convert) in _RUN_FIELDS.items():
+        value = getattr(args, dest)
+        fields[field] = convert(value) if convert else value
+    if args.resume is None:
+        fields["models"] = fields["models"] or DEFAULT_MODELS
+        fields["dataset"] = fields["dataset"] or DEFAULT_DATASET
+        return RunConfig(**fields)
+    from bench.api import saved_config
+
+    given = _given_options(args.argv) if args.argv is not None else set()
+    saved = saved_config(args.resume)
+    changes = {field: fields[field] for field, (dest, _) in _RUN_FIELDS.items() if dest in given}
+    return dataclasses.replace(saved, **changes)
+
+
+def _launch_workers(args: argparse.Namespace) -> int:
+    """``--workers N``: the same command under torchrun with N processes on this machine."""
+    import subprocess
+
+    argv = list(args.argv)
+    for i, item in enumerate(argv):
+        if item == "--workers":
+            del argv[i:i + 2]
+            break
+        if item.startswith("--workers="):
+            del argv[i]
+            break
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc-per-node={args.workers}", "-m", "bench", *argv]
+    print(f"starting {args.workers} processes: torchrun --standalone "
+          f"--nproc-per-node={args.workers} -m bench {' '.join(argv)}", flush=True)
+    proc = subprocess.Popen(command)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:  # torchrun passes Ctrl-C on to the processes; let them finish
+        return proc.wait()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from bench.api import run
-    from bench.config import DEFAULT_DATASET, DEFAULT_MODELS, RunConfig
     from bench.report.console import summary_table
 
-    config = RunConfig(
-        models=args.models or DEFAULT_MODELS,
-        dataset=args.dataset or DEFAULT_DATASET,
-        data_root=args.data_root,
-        split=args.split,
-        metrics=args.metrics,
-        protocol=args.protocol,
-        limit=args.limit,
-        subset=args.subset,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        device=args.device,
-        out=args.out,
-        save_images=not args.no_images,
-        workers=args.workers,
-        checkpoints=tuple(args.checkpoint),
-        weights=tuple(args.weights),
-        offline=args.offline,
-        stats_cache=args.stats_cache,
-        use_cache=not args.no_cache,
-        keypoints=tuple(args.keypoints),
-        pose_estimator=args.pose_estimator,
-        train_folder=args.train_folder,
-        bootstrap=args.bootstrap,
-        confidence=args.confidence,
-        efficiency=not args.no_efficiency,
-    )
+    if args.workers > 1:
+        if "RANK" in os.environ:
+            raise BenchError("--workers under torchrun: torchrun has started the processes "
+                             "already (leave --workers out)")
+        if args.dry_run or args.argv is None:
+            raise BenchError("--workers needs the command line (python -m bench run ...)")
+        return _launch_workers(args)
+    config = _run_config(args)
     if args.dry_run:
         print(config.resolved().to_json())
         return 0
-    result = run(config, progress=not args.quiet)
+    result = run(config, resume=args.resume, progress=not args.quiet,
+                 timeout_s=args.dist_timeout)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 130 if result.interrupted else 0  # rank 0 prints the results
+    if not result.records:
+        return 130 if result.interrupted else 0
     print()
     print(summary_table(result.records, run_dir=result.run_dir))
     for line in _folder_notes(result.records):
         print(line)
     print(f"\nresults: {result.run_dir}")
     return 130 if result.interrupted else 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    from bench.api import merge
+    from bench.report.console import summary_table
+
+    result = merge(args.run_dir, progress=not args.quiet)
+    print()
+    print(summary_table(result.records, run_dir=result.run_dir))
+    print(f"\nresults: {result.run_dir}")
+    return 0
 
 
 def _folder_notes(records) -> list[str]:
@@ -609,7 +700,8 @@ def dispatch(handlers: dict, args: argparse.Namespace) -> int:
     try:
         return handlers[args.command](args)
     except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        if not getattr(exc, "printed", False):  # a process of a multi-process run said it
+            print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -619,8 +711,10 @@ def dispatch(handlers: dict, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    return dispatch({"run": _cmd_run, "list": _cmd_list, "data": _cmd_data,
+    args.argv = argv
+    return dispatch({"run": _cmd_run, "merge": _cmd_merge, "list": _cmd_list, "data": _cmd_data,
                      "weights": _cmd_weights, "compare": _cmd_compare,
                      "report": _cmd_report, "profile": _cmd_profile}, args)
 

@@ -448,7 +448,7 @@ def prepare_set_level(
                       resamples=MetricSettings.bootstrap_set if resamples is None else resamples,
                       seed=seed, level=level, alpha=alpha,
                       batch_size=int(config.get("batch_size") or 32),
-                      workers=int(config.get("workers") or 2))
+                      workers=int(config.get("decode_threads") or config.get("workers") or 2))
     if not keys:
         return job
     if not config.get("save_images", True):

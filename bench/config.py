@@ -52,7 +52,8 @@ class RunConfig:
     device: str = "cpu"
     out: Path | None = None  # None: results/<run_id>
     save_images: bool = True
-    workers: int = 2  # image decoding threads
+    decode_threads: int = 2  # image decoding threads (per process)
+    unit_size: int = 256  # pairs per work unit (rounded up to whole batches): bench.plan
     checkpoints: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
     weights: tuple[tuple[str, str], ...] = ()  # (network, path): see bench.weights
     offline: bool = False  # never download missing weights
@@ -136,6 +137,8 @@ class RunConfig:
             raise BenchError(f"--confidence must be between 0 and 1, got {self.confidence}")
         if self.batch_size < 1:
             raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.unit_size < 1:
+            raise BenchError(f"--unit-size must be at least 1 pair, got {self.unit_size}")
         return dataclasses.replace(
             self,
             models=models,
@@ -167,6 +170,30 @@ class RunConfig:
         data["keypoints"] = {m: str(p) for m, p in self.keypoints}
         data["weights"] = {m: str(p) for m, p in self.weights}
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RunConfig:
+        """The configuration :meth:`to_dict` wrote (``config.json``; other keys ignored). A run
+        folder of a version that named the decoding threads ``workers`` reads as well."""
+        from bench.models.folder import FolderSpec
+
+        fields = {f.name for f in dataclasses.fields(cls)}
+        data = dict(data)
+        if "workers" in data and "decode_threads" not in data:
+            data["decode_threads"] = data["workers"]
+        kw = {k: v for k, v in data.items() if k in fields}
+        for key in ("data_root", "out", "stats_cache", "train_folder"):
+            if kw.get(key) is not None:
+                kw[key] = Path(kw[key])
+        for key in ("checkpoints", "keypoints", "weights"):
+            if key in kw:
+                kw[key] = tuple((str(m), str(p)) for m, p in dict(kw[key]).items())
+        for key in ("models", "metrics"):
+            if kw.get(key) is not None:
+                kw[key] = tuple(kw[key])
+        if "folders" in kw:
+            kw["folders"] = tuple(FolderSpec(**f) for f in kw["folders"])
+        return cls(**kw)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

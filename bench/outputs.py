@@ -3,13 +3,15 @@
     results/<run_id>/
       config.json          the fully resolved RunConfig
       env.json             versions, device, threads, git SHA
-      records.jsonl        one record per number (bench.records), append-only
+      records.jsonl        one record per number (bench.records), written by the merge
+      units/               one file per work unit (bench.units): what resume and merge read
       per_pair/<model>.csv one row per evaluated pair: per-pair metric values or the error
       images/<model>/      each generated image, lossless PNG, {from}___{to}.png (stems)
 
     outputs = RunOutputs(run_dir, models=("warp",), save_images=True)
     outputs.save_images("warp", batch.pairs, fake)        # encoded in background threads
-    outputs.write_pair_rows("warp", batch.pairs, {"ssim": values}, errors={})
+    outputs.open_pair_table("warp", keys=("ssim",))      # the merge writes the tables:
+    outputs.write_unit_rows("warp", unit_model, plan.pairs)  # a work unit's rows, in order
     outputs.close()                                       # waits for pending images
 
     table = read_pair_table(run_dir / "per_pair" / "warp.csv")   # PairTable: keys, columns
@@ -38,11 +40,16 @@ def image_file_name(pair: Pair) -> str:
 
 
 def prepare_run_dir(run_dir: Path) -> Path:
-    """Create the run folder; refuse to write into a previous run (records are append-only)."""
+    """Create the run folder; refuse to write into a previous run (finished or not)."""
     run_dir = Path(run_dir)
     if (run_dir / "records.jsonl").exists():
         raise BenchError(
             f"{run_dir} already holds a run (records.jsonl); choose another --out or remove it"
+        )
+    if (run_dir / "units").is_dir() and any((run_dir / "units").iterdir()):
+        raise BenchError(
+            f"{run_dir} holds an unfinished run (units/): resume it with python -m bench run "
+            f"--resume {run_dir}, or choose another --out"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     return run_dir
@@ -84,23 +91,28 @@ class RunOutputs:
         writer.writerow(["index", "from", "to", *keys, "error"])
         self._tables[model] = (fh, writer, keys)
 
-    def write_pair_rows(
-        self,
-        model: str,
-        pairs: tuple[Pair, ...],
-        values: dict[str, np.ndarray],
-        errors: dict[int, str],
-    ) -> None:
-        """Rows for ``pairs``; ``errors`` maps a row to its message."""
+    def write_unit_rows(self, model: str, unit, pairs: tuple[Pair, ...]) -> None:
+        """The per-pair rows a work unit holds (:class:`bench.units.ModelUnit`), as
+        :meth:`write_pair_rows` writes them (``pairs``: the evaluated list, by index)."""
         fh, writer, keys = self._tables[model]
-        for row, pair in enumerate(pairs):
-            cells = [repr(float(values[k][row])) if k in values else "" for k in keys]
-            writer.writerow([pair.index, pair.src, pair.tgt, *cells, errors.get(row, "")])
+        if tuple(unit.keys) != tuple(keys):
+            raise BenchError(f"per-pair columns of {model} differ between the unit "
+                             f"({', '.join(unit.keys)}) and the table ({', '.join(keys)})")
+        for row, (index, error) in enumerate(unit.rows):
+            pair = pairs[index]
+            cells = [repr(float(unit.values[row, j])) if unit.present[row, j] else ""
+                     for j in range(len(keys))]
+            writer.writerow([pair.index, pair.src, pair.tgt, *cells, error])
         fh.flush()
 
-    def close(self) -> None:
+    def flush_images(self) -> None:
+        """Wait until every image handed to :meth:`save_images` is on disk."""
         for f in self._pending:
             f.result()
+        self._pending = []
+
+    def close(self) -> None:
+        self.flush_images()
         if self._pool is not None:
             self._pool.shutdown()
         for fh, _, _ in self._tables.values():

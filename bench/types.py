@@ -175,6 +175,16 @@ class Metric(ABC):
         """Settings and side figures that go on the metric's records (splits, seeds, stds)."""
         return {}
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything ``update`` accumulated since ``reset``, as named numpy arrays (no objects:
+        a work unit's file is read with ``allow_pickle=False``, :mod:`bench.units`)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save its state")
+
+    def load_states(self, states) -> None:
+        """Become what ``update`` would have made of the batches behind ``states`` (a sequence
+        of :meth:`state` results, in pair order), bit for bit: the merge of a sharded run."""
+        raise NotImplementedError(f"{type(self).__name__} cannot load saved states")
+
     def weights_used(self) -> dict[str, dict]:
         """The pretrained files behind the values: ``{network: {"file", "sha256",
         "published"}}`` (:meth:`bench.weights.WeightsUsed.record`), put on every record as

@@ -17,91 +17,22 @@ every optimiser step uses the same pairs, in the same global order, at any W. A 
 not divide is refused (no pair is repeated or dropped to pad). torchrun's environment
 (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``) is read with the
 ``env://`` method; NCCL on CUDA (device ``cuda:LOCAL_RANK``), gloo on the CPU; the group and
-every collective time out after ``timeout_s`` seconds instead of hanging.
+every collective time out after ``timeout_s`` seconds instead of hanging (the group itself:
+:mod:`bench.distributed`, shared with sharded evaluation).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
-from bench.errors import BenchError
+from bench.distributed import DistributedError, World, join, launched
 
-
-class DistributedError(BenchError):
-    """A multi-process run that cannot start as asked (batch split, device, batch norm)."""
-
-
-@dataclass(frozen=True)
-class World:
-    """This process's place in the group: rank, world size, and the device it trains on."""
-
-    rank: int
-    size: int
-    local_rank: int
-    device: str  # "cpu" or "cuda:LOCAL_RANK"
-    backend: str  # "gloo" or "nccl"
-    owns_group: bool = True  # False: the caller initialised the group and will destroy it
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def _device(self) -> torch.device:  # where collective tensors live (NCCL: the GPU)
-        return torch.device(self.device if self.backend == "nccl" else "cpu")
-
-    def mean(self, values: dict[str, float]) -> dict[str, float]:
-        """Each value averaged over the ranks (in float64, then back to Python floats)."""
-        names = list(values)
-        t = torch.tensor([values[k] for k in names], dtype=torch.float64, device=self._device)
-        dist.all_reduce(t)
-        return {k: float(v) / self.size for k, v in zip(names, t.tolist(), strict=True)}
-
-    def gather(self, state: torch.Tensor) -> list[torch.Tensor]:
-        """Every rank's tensor of the same shape and dtype (e.g. a random-number state), on the CPU."""
-        local = state.to(self._device)
-        parts = [torch.empty_like(local) for _ in range(self.size)]
-        dist.all_gather(parts, local)
-        return [p.cpu() for p in parts]
-
-    def broadcast_text(self, text: str) -> str:
-        """Rank 0's text on every rank (e.g. a run folder named after rank 0's clock)."""
-        data = torch.tensor(list(text.encode()), dtype=torch.uint8, device=self._device)
-        size = torch.tensor([data.numel()], dtype=torch.int64, device=self._device)
-        dist.broadcast(size, 0)
-        buffer = data if self.main else torch.empty(int(size), dtype=torch.uint8, device=self._device)
-        dist.broadcast(buffer, 0)
-        return bytes(buffer.cpu().tolist()).decode()
-
-    def barrier(self) -> None:
-        if self.backend == "nccl":
-            dist.barrier(device_ids=[self.local_rank])
-        else:
-            dist.barrier()
-
-    def leave(self) -> None:
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-
-
-def launched() -> tuple[int, int, int] | None:
-    """(rank, world size, local rank) from torchrun's environment; None in a plain process."""
-    env = os.environ
-    if "RANK" not in env or "WORLD_SIZE" not in env:
-        return None
-    try:
-        return int(env["RANK"]), int(env["WORLD_SIZE"]), int(env.get("LOCAL_RANK", "0"))
-    except ValueError:
-        raise DistributedError(f"RANK={env['RANK']!r}, WORLD_SIZE={env['WORLD_SIZE']!r}, "
-                               f"LOCAL_RANK={env.get('LOCAL_RANK')!r}: expected integers "
-                               "(as torchrun sets them)") from None
+__all__ = ["DistributedError", "RankBatches", "SharedPool", "World", "join", "launched",
+           "micro_batch_size", "rank_batches", "rank_seed"]
 
 
 def micro_batch_size(global_batch: int, world: int, accumulate: int) -> int:
@@ -159,44 +90,3 @@ class SharedPool:
         chosen = self.pools(which, torch.cat(parts))
         n = len(local)
         return chosen[self.world.rank * n:(self.world.rank + 1) * n]
-
-
-def join(device: str, timeout_s: float, sync_bn: bool = False) -> World | None:
-    """Join torchrun's process group (``env://``); None when not launched by torchrun.
-
-    ``device`` is the run's ``--device``: ``cuda`` becomes ``cuda:LOCAL_RANK`` (NCCL), ``cpu``
-    uses gloo. Checks that need no other process come first, so a bad start fails alike on
-    every rank without waiting for the others."""
-    where = launched()
-    if where is None:
-        return None
-    rank, size, local = where
-    if device.startswith("cuda"):
-        if device != "cuda":
-            raise DistributedError(f"--device {device} under torchrun: pass --device cuda; "
-                                   "each process takes cuda:LOCAL_RANK")
-        if local >= torch.cuda.device_count():
-            raise DistributedError(f"LOCAL_RANK {local} but {torch.cuda.device_count()} CUDA "
-                                   "device(s) visible: start at most one process per GPU "
-                                   "(torchrun --nproc-per-node)")
-        torch.cuda.set_device(local)
-        device, backend = f"cuda:{local}", "nccl"
-    elif device == "cpu":
-        if sync_bn:
-            raise DistributedError(
-                "--sync-bn needs CUDA devices: this version of PyTorch synchronises batch-norm "
-                "statistics only on GPUs (SyncBatchNorm refuses CPU tensors). Train on GPUs, or "
-                "leave --sync-bn out (each rank then normalises over its own micro-batch)")
-        backend = "gloo"
-    else:
-        raise DistributedError(f"multi-process training runs on --device cuda (NCCL) or cpu "
-                               f"(gloo), not {device!r}")
-    owns = not dist.is_initialized()
-    if owns:
-        dist.init_process_group(backend, init_method="env://", rank=rank, world_size=size,
-                                timeout=_dt.timedelta(seconds=timeout_s))
-    elif (dist.get_rank(), dist.get_world_size()) != (rank, size):
-        raise DistributedError(f"the process group is rank {dist.get_rank()} of "
-                               f"{dist.get_world_size()}, the environment says {rank} of {size}")
-    return World(rank=rank, size=size, local_rank=local, device=device, backend=backend,
-                 owns_group=owns)

@@ -43,6 +43,7 @@ class PerPairMean(Metric):
         self._n = 0
         self.n_undefined = 0
         self._values: list[np.ndarray] = []  # per-pair values in update order (resampling)
+        self._batches: list[int] = []  # pairs per update (the order of the running sum)
 
     @abstractmethod
     def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
@@ -51,12 +52,30 @@ class PerPairMean(Metric):
     def update(self, fake: np.ndarray, batch: PairBatch) -> dict[str, np.ndarray]:
         check_update_args(fake, batch)
         values = np.asarray(self.pair_values(fake, batch), dtype=np.float64)
+        self._add(values)
+        return {self.name: values}
+
+    def _add(self, values: np.ndarray) -> None:
+        """Accumulate one batch's values (the sum batch by batch: what ``load_states``
+        replays, so a merged run adds the same floats in the same order)."""
         ok = ~np.isnan(values)
         self._sum += float(values[ok].sum())
         self._n += int(ok.sum())
         self.n_undefined += int((~ok).sum())
         self._values.append(values)
-        return {self.name: values}
+        self._batches.append(len(values))
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"values": self.values(), "batches": np.asarray(self._batches, np.int64)}
+
+    def load_states(self, states) -> None:
+        self.reset()
+        for state in states:
+            values = np.asarray(state["values"], np.float64)
+            sizes = np.asarray(state["batches"], np.int64)
+            ends = np.cumsum(sizes)
+            for start, stop in zip(ends - sizes, ends, strict=True):
+                self._add(values[start:stop])
 
     def compute(self) -> dict[str, float]:
         return {self.name: self._sum / self._n if self._n else float("nan")}
@@ -103,3 +122,9 @@ class UnavailableMetric(Metric):
 
     def compute(self) -> dict[str, float]:
         return {key: float("nan") for key in self.result_keys()}
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_states(self, states) -> None:
+        pass

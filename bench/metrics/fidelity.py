@@ -151,6 +151,14 @@ class _SetMetric(Metric):
     def n_items(self) -> int:
         return int(sum(len(p) for p in self._parts))
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {"features": self._stacked(), "names": np.asarray(self._names, dtype=str)}
+
+    def load_states(self, states) -> None:
+        self.reset()
+        self._parts = [np.asarray(s["features"]) for s in states if len(s["features"])]
+        self._names = [str(n) for s in states for n in s["names"]]
+
     def weights_used(self) -> dict[str, dict]:
         used = self.inception.weights_used
         return {used.network: used.record()}
@@ -218,6 +226,20 @@ class _AgainstReal(_SetMetric):
         self.real.add(batch)
         self._parts.append(pool)
         self._names.extend(p.tgt for p in batch.pairs)
+
+    def state(self) -> dict[str, np.ndarray]:
+        state = super().state()
+        if self.real.reference == "targets":  # the rows this unit's pairs compare with
+            names = list(dict.fromkeys(self._names))
+            state.update(real_names=np.asarray(names, dtype=str),
+                         real_features=self.real.features(names))
+        return state
+
+    def load_states(self, states) -> None:
+        super().load_states(states)
+        if self.real.reference == "targets":
+            for s in states:
+                self.real.adopt([str(n) for n in s["real_names"]], s["real_features"])
 
     def _real(self, positions: np.ndarray | None = None) -> np.ndarray:
         if self.real.reference == "train":

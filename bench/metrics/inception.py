@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from bench.errors import MetricUnavailableError, WeightsUnavailableError
+from bench.files import write_atomic
 from bench.metrics.masks import pose_masks
 from bench.metrics.settings import MetricSettings, settings_of, shared_once
 from bench.types import PairBatch
@@ -162,12 +163,12 @@ def _cache_state(path: Path, cached: dict | str) -> str:
 
 
 def _save_cache(path: Path, names: list[str], pool: np.ndarray, meta: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write atomically under a name of this process's own, so concurrent writers (the ranks
+    of a sharded run, two runs sharing a cache) never interleave: the last rename wins, and
+    every writer of a key writes the same content."""
     buffer = io.BytesIO()
     np.savez(buffer, pool=pool, meta=np.array(json.dumps({**meta, "names": names})))
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
+    write_atomic(path, buffer.getvalue())
 
 
 class RealTargets:
@@ -197,8 +198,24 @@ class RealTargets:
             if isinstance(cached, dict):
                 self._rows = dict(zip(cached["names"], cached["pool"], strict=True))
             self.cache_state = _cache_state(self.cache_path, cached)
+        self._cached = dict(self._rows)
         self._saved = self.cache_state.startswith("hit")
         self.computed = 0  # images passed through Inception in this run
+
+    def start_unit(self) -> None:
+        """Forget the rows computed for earlier work units (cached rows stay): a unit computes
+        the targets it needs in the same batches whichever process ran the units before it.
+        The merge starts so too, then counts the rows it adopts (``computed``)."""
+        self._rows = dict(self._cached)
+        self.computed = 0
+
+    def adopt(self, names: list[str], pool: np.ndarray) -> None:
+        """Rows computed by a work unit (the merge): the first unit's row of a name is kept,
+        and a cached row is never replaced."""
+        for name, row in zip(names, pool, strict=True):
+            if name not in self._rows:
+                self._rows[name] = row
+                self.computed += 1
 
     def add(self, batch: PairBatch) -> None:
         """Compute features of targets not seen yet (each distinct image once)."""

@@ -155,6 +155,17 @@ class PCKh(Metric):
     def n_items(self) -> int:
         return int(self._arrays()[0].size)
 
+    def state(self) -> dict[str, np.ndarray]:
+        correct, valid = self._arrays()
+        return {"correct": correct, "valid": valid,
+                "no_prediction": np.asarray(self.no_prediction, np.int64)}
+
+    def load_states(self, states) -> None:
+        self.reset()
+        self._correct = [np.asarray(s["correct"]) for s in states]
+        self._valid = [np.asarray(s["valid"]) for s in states]
+        self.no_prediction = int(sum(int(s["no_prediction"]) for s in states))
+
     def compute_on(self, positions) -> dict[str, float]:
         correct, valid = self._arrays()
         c, v = correct[positions], valid[positions]

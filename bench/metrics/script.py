@@ -216,6 +216,13 @@ class ScriptLPIPS(_ScriptPerPair):
         self._names.extend(result_name(p) for p in batch.pairs)
         return out
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {**super().state(), "names": np.asarray(self._names, dtype=str)}
+
+    def load_states(self, states) -> None:
+        super().load_states(states)
+        self._names = [str(n) for state in states for n in state["names"]]
+
     def _kept(self) -> tuple[np.ndarray, tuple[str, ...]]:
         """Positions (into ``values()``) the script scored, and the dropped result names."""
         if not self._names:

@@ -204,6 +204,14 @@ class TorchvisionFID(Metric):
     def n_items(self) -> int:
         return len(self._names)
 
+    def state(self) -> dict[str, np.ndarray]:
+        return {"features": self._features(), "names": np.asarray(self._names, dtype=str)}
+
+    def load_states(self, states) -> None:
+        self.reset()
+        self._parts = [np.asarray(s["features"]) for s in states if len(s["features"])]
+        self._names = [str(n) for s in states for n in s["names"]]
+
     def _used_positions(self) -> list[int]:
         """Positions (update order) of the generated images the script kept."""
         self._plan = batch_plan(self._names, batch_size=SCRIPT_BATCH,

@@ -1,0 +1,227 @@
+"""One work unit of a run: its pairs streamed through every model and metric, once.
+
+    from bench.evaluation import UnitEvaluator
+    evaluator = UnitEvaluator(context)           # context: bench.api's RunContext
+    result = evaluator.evaluate(unit, on_pairs=bar.update)   # a bench.units.UnitResult
+    evaluator.partial()                          # what an interrupted unit computed so far
+
+The result is a pure function of the plan and the unit: metrics and the shared real-set rows
+start afresh for each unit (:meth:`bench.metrics.inception.RealTargets.start_unit`), the batches
+are those a single process forms (a unit is whole batches), and the random stream is seeded
+from the run's seed and the unit's index. So which process evaluates a unit, and which units it
+evaluated before, never changes a value. A pair that cannot be loaded, generated or scored
+becomes an error record of the unit while the rest of the unit completes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bench.data.loader import PairError, iter_batches
+from bench.errors import GeneratorOutputError
+from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
+from bench.models.base import Weights
+from bench.plan import Unit
+from bench.records import KIND_PAIR_ERROR
+from bench.types import Generated, Metric, PairBatch
+from bench.units import ModelUnit, UnitResult
+
+
+@dataclass
+class ModelRun:
+    """One model of a run: its generator (None when only merging), metrics and labels."""
+
+    name: str
+    generator: object
+    metrics: list[Metric]
+    weights: Weights
+    reference_bound: bool
+    extra: dict = field(default_factory=dict)  # added to the extra of its metric records
+
+    @property
+    def labels(self) -> dict:
+        """The fields naming this model on every record it gets."""
+        return {"model": self.name, "checkpoint": self.weights.label,
+                "checkpoint_sha256": self.weights.sha256,
+                "reference_bound": self.reference_bound}
+
+    @property
+    def pair_keys(self) -> tuple[str, ...]:
+        """Columns of its per-pair table: the keys of its per-pair metrics."""
+        return tuple(k for m in self.metrics if m.per_pair for k in m.result_keys())
+
+
+def generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
+    """Call ``gen.generate`` with what its capability flags allow it to see: the target image
+    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders)."""
+    src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
+    src_kpts = kpts_to_tensor(batch.src_kpts, device)
+    tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
+    kwargs = {}
+    if getattr(gen, "sees_target", False):
+        kwargs["tgt_img"] = images_to_tensor(batch.tgt_img, device)
+    if getattr(gen, "sees_pairs", False):
+        kwargs["pairs"] = batch.pairs
+    with torch.inference_mode():
+        return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
+
+
+def check_generated(out: Generated, shape: tuple[int, ...]) -> None:
+    """A generator's :class:`Generated` must hold uint8 images (and panels) of ``shape``."""
+    for what, arr in (("images", out.images), ("targets", out.targets), ("sources", out.sources)):
+        if arr is None and what != "images":
+            continue
+        if not isinstance(arr, np.ndarray) or arr.dtype != np.uint8 or arr.shape != shape:
+            found = (f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray)
+                     else type(arr).__name__)
+            raise GeneratorOutputError(
+                f"generate() returned {what} {found}, expected uint8 {shape} (N, H, W, 3)"
+            )
+
+
+def unit_seed(seed: int, unit: Unit) -> int:
+    """The torch seed of a unit's work: the run's seed for unit 0, then one per unit."""
+    return seed + unit.index
+
+
+def start_unit(shared: dict) -> None:
+    """Every shared object that keeps per-unit rows (the real sets) forgets them."""
+    for entry in list(shared.values()):
+        hook = getattr(entry, "start_unit", None)
+        if callable(hook) and not isinstance(entry, type):
+            hook()
+
+
+class UnitEvaluator:
+    """Evaluates units of a run (``context``: config, split, plan, protocol, models, outputs,
+    shared metric state, device) into :class:`bench.units.UnitResult`."""
+
+    def __init__(self, context, who: dict | None = None) -> None:
+        self.context = context
+        self.who = dict(who or {})
+        self._unit: Unit | None = None
+        self._models: dict[str, ModelUnit] = {}
+
+    def evaluate(self, unit: Unit, on_pairs: Callable[[int], None] = lambda n: None
+                 ) -> UnitResult:
+        ctx = self.context
+        start = time.perf_counter()
+        self._unit = unit
+        torch.manual_seed(unit_seed(ctx.config.seed, unit))
+        start_unit(ctx.shared)
+        self._models = {}
+        for run in ctx.models:
+            for metric in run.metrics:
+                metric.reset()
+            self._models[run.name] = ModelUnit(name=run.name, labels=run.labels,
+                                               extra=dict(run.extra), keys=run.pair_keys)
+        for batch, load_errors in iter_batches(ctx.split, ctx.plan.pairs_of(unit),
+                                               ctx.config.batch_size, ctx.config.decode_threads,
+                                               images=not ctx.protocol.gt_from_results):
+            self.step(batch, load_errors)
+            on_pairs((len(batch) if batch is not None else 0) + len(load_errors))
+        return self.partial(seconds=time.perf_counter() - start)
+
+    def partial(self, seconds: float | None = None) -> UnitResult:
+        """The unit as far as it got (all of it after :meth:`evaluate`)."""
+        for run in self.context.models:
+            self._models[run.name].states = {m.name: m.state() for m in run.metrics}
+        who = {**self.who, "seconds": seconds}
+        return UnitResult(unit=self._unit, config_hash=self.context.plan.config_hash,
+                          models=[self._models[r.name] for r in self.context.models], who=who)
+
+    # -- one batch ---------------------------------------------------------------------
+    def pair_errors(self, run: ModelRun, errors: list[PairError]) -> None:
+        out = self._models[run.name]
+        for err in errors:
+            out.failed += 1
+            out.records.append(dict(
+                kind=KIND_PAIR_ERROR, n=0, key=err.pair.key, error=f"{err.stage}: {err.message}",
+                extra={"index": err.pair.index, "from": err.pair.src, "to": err.pair.tgt,
+                       "stage": err.stage, "file": err.file},
+            ))
+
+    def step(self, batch: PairBatch | None, load_errors: list[PairError]) -> None:
+        for run in self.context.models:
+            self.pair_errors(run, load_errors)
+            if load_errors:
+                self._models[run.name].add_rows(
+                    tuple(e.pair for e in load_errors), {},
+                    {i: f"{e.stage}: {e.message}" for i, e in enumerate(load_errors)},
+                )
+            if batch is not None:
+                self.step_model(run, batch)
+
+    def step_model(self, run: ModelRun, batch: PairBatch) -> None:
+        ctx = self.context
+        out_unit = self._models[run.name]
+        h, w = ctx.split.files.size
+        shape = (len(batch), h, w, 3)
+        try:
+            out = generate(run.generator, batch, ctx.device)
+            if isinstance(out, Generated):  # images read, not computed (results folders)
+                check_generated(out, shape)
+                images = out.images
+                problems = {i: msg for i, (msg, _) in out.problems.items()}
+                stage, files = "read", {i: f for i, (_, f) in out.problems.items()}
+            else:
+                images, problems = tensor_to_images(out, shape)
+                images = ctx.protocol.prepare_generated(images)  # e.g. GFLA's JPEG files
+                stage, files = "generate", {}
+            if ctx.protocol.gt_from_results and (
+                    not isinstance(out, Generated) or out.targets is None):
+                raise GeneratorOutputError(
+                    f"protocol {ctx.protocol.name} needs the results' own target panels; "
+                    f"{run.name} returned none"
+                )
+        except (GeneratorOutputError, RuntimeError, ValueError) as exc:
+            errors = [PairError(p, "generate", f"{type(exc).__name__}: {exc}") for p in batch.pairs]
+            self.pair_errors(run, errors)
+            out_unit.add_rows(batch.pairs, {},
+                              {i: f"generate: {exc}" for i in range(len(batch))})
+            return
+        if ctx.protocol.gt_from_results:  # score against the results' own panels
+            batch = PairBatch(pairs=batch.pairs, src_img=out.sources, tgt_img=out.targets,
+                              src_kpts=batch.src_kpts, tgt_kpts=batch.tgt_kpts)
+        good = np.array([i not in problems for i in range(len(batch))])
+        if problems:
+            self.pair_errors(run, [
+                PairError(batch.pairs[i], stage, msg, file=files.get(i))
+                for i, msg in sorted(problems.items())
+            ])
+        row_errors = {i: f"{stage}: {msg}" for i, msg in problems.items()}
+        values: dict[str, np.ndarray] = {}
+        if good.any():
+            kept = batch if good.all() else batch.select(good)
+            kept_images = images if good.all() else images[good]
+            ctx.outputs.save_images(run.name, kept.pairs, kept_images)
+            scored_fake, scored_batch = ctx.protocol.prepare(
+                kept_images, kept, ctx.split.files.spec.padded_width
+            )
+            rows = np.flatnonzero(good)
+            for metric in run.metrics:
+                per_pair = metric.update(scored_fake, scored_batch)
+                for key, arr in (per_pair or {}).items():
+                    full = np.full(len(batch), np.nan)
+                    full[rows] = arr
+                    values[key] = full
+                    nan_rows = rows[np.isnan(np.asarray(arr, dtype=float))]
+                    out_unit.scored[key] = out_unit.scored.get(key, 0) + len(rows) - len(nan_rows)
+                    for i in nan_rows:
+                        out_unit.records.append(dict(
+                            kind=KIND_PAIR_ERROR, n=0, key=batch.pairs[i].key,
+                            metric=metric.name, metric_version=metric.version,
+                            error=f"score: {key} is undefined for this pair (NaN), left out of "
+                                  "the mean",
+                            extra={"index": batch.pairs[i].index, "from": batch.pairs[i].src,
+                                   "to": batch.pairs[i].tgt, "stage": "score", "file": None},
+                        ))
+                if not metric.per_pair:
+                    for key in metric.result_keys():
+                        out_unit.scored[key] = out_unit.scored.get(key, 0) + len(rows)
+        out_unit.add_rows(batch.pairs, values, row_errors)
