@@ -339,6 +339,8 @@ FOREIGN_OPTIONS = {
     "--refresh": ".ci/regression",
     "--refresh-report": ".ci/regression",
     "--no_dropout": None,  # PATN's own train.py
+    "--standalone": None,  # torchrun (torch.distributed.run)
+    "--nproc-per-node": None,  # torchrun
 }
 
 

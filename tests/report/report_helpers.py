@@ -61,5 +61,5 @@ def published_run(root: Path, metrics=("ssim", "mask_ssim", "l1", "psnr")) -> Pa
     models = (f"folder:defgan={strips}", f"folder:copy={strips},panels=3,panel=0,target=1")
     run(RunConfig(models=models, dataset="market",
                   data_root=data, protocol="patn-strips", metrics=tuple(metrics), out=out,
-                  bootstrap=200, workers=1), progress=False, echo=lambda s: None)
+                  bootstrap=200, decode_threads=1), progress=False, echo=lambda s: None)
     return out
