@@ -695,7 +695,10 @@ def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_h
                     split: Split | None = None) -> MetricSettings:
     """What the metrics need to know about this run (bench.metrics.settings)."""
     padded = files.spec.padded_width if protocol.white_padding else None
-    targets = tuple(dict.fromkeys(p.tgt for p in pairs))
+    first: dict[str, int] = {}
+    for position, pair in enumerate(pairs):
+        first.setdefault(pair.tgt, position)
+    targets = tuple(first)
     dataset_files = split is not None and not protocol.gt_from_results
     return MetricSettings(
         device=config.device, weights=config.weights, download=not config.offline,
@@ -709,7 +712,7 @@ def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_h
         # each model is compared with its own real set
         image_dir=None if protocol.gt_from_results else files.image_dir,
         real_per_model=protocol.gt_from_results,
-        target_names=targets, image_size=tuple(files.size),
+        target_names=targets, target_first=tuple(first.values()), image_size=tuple(files.size),
         target_files=tuple(split.image_path(t).name for t in targets) if dataset_files else (),
     )
 

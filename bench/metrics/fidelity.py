@@ -232,14 +232,16 @@ class _AgainstReal(_SetMetric):
         if self.real.reference == "targets":  # the rows this unit's pairs compare with
             names = list(dict.fromkeys(self._names))
             state.update(real_names=np.asarray(names, dtype=str),
-                         real_features=self.real.features(names))
+                         real_features=self.real.features(names),
+                         real_first=self.real.owned(names))
         return state
 
     def load_states(self, states) -> None:
         super().load_states(states)
         if self.real.reference == "targets":
             for s in states:
-                self.real.adopt([str(n) for n in s["real_names"]], s["real_features"])
+                self.real.adopt([str(n) for n in s["real_names"]], s["real_features"],
+                                s["real_first"])
 
     def _real(self, positions: np.ndarray | None = None) -> np.ndarray:
         if self.real.reference == "train":

@@ -199,6 +199,8 @@ class RealTargets:
                 self._rows = dict(zip(cached["names"], cached["pool"], strict=True))
             self.cache_state = _cache_state(self.cache_path, cached)
         self._cached = dict(self._rows)
+        self._first = dict(zip(settings.target_names, settings.target_first, strict=False))
+        self._owned: set[str] = set()  # rows of this unit computed by their first pair's batch
         self._saved = self.cache_state.startswith("hit")
         self.computed = 0  # images passed through Inception in this run
 
@@ -207,27 +209,51 @@ class RealTargets:
         the targets it needs in the same batches whichever process ran the units before it.
         The merge starts so too, then counts the rows it adopts (``computed``)."""
         self._rows = dict(self._cached)
+        self._owned = set()
         self.computed = 0
 
-    def adopt(self, names: list[str], pool: np.ndarray) -> None:
-        """Rows computed by a work unit (the merge): the first unit's row of a name is kept,
-        and a cached row is never replaced."""
-        for name, row in zip(names, pool, strict=True):
-            if name not in self._rows:
+    def owned(self, names) -> np.ndarray:
+        """Which of ``names`` this unit computed in the batch of their first pair."""
+        return np.array([n in self._owned for n in names], bool)
+
+    def adopt(self, names: list[str], pool: np.ndarray, owned: np.ndarray | None = None) -> None:
+        """Rows computed by a work unit (the merge). A cached row is never replaced; otherwise
+        the row computed by the batch of the target's first pair wins (what one process
+        computes), else the first unit's."""
+        for name, row, first in zip(names, pool, owned if owned is not None
+                                    else np.zeros(len(names), bool), strict=True):
+            if name in self._cached:
+                continue
+            if name not in self._rows or (first and name not in self._owned):
+                if name not in self._rows:
+                    self.computed += 1
                 self._rows[name] = row
-                self.computed += 1
+                if first:
+                    self._owned.add(name)
 
     def add(self, batch: PairBatch) -> None:
-        """Compute features of targets not seen yet (each distinct image once)."""
-        todo: dict[str, int] = {}
+        """Compute features of targets not seen yet (each distinct image once). The targets
+        whose first pair of the run is in this batch go through Inception together, the
+        batch one process forms; others (first met in an earlier unit) in a pass of their own,
+        used only when that unit has no row for them."""
+        first: dict[str, int] = {}
+        later: dict[str, int] = {}
         for i, pair in enumerate(batch.pairs):
-            if pair.tgt not in self._rows and pair.tgt not in todo:
-                todo[pair.tgt] = i
-        if todo:
-            pool, _ = self.net(batch.tgt_img[list(todo.values())])
-            for name, row in zip(todo, pool, strict=True):
-                self._rows[name] = row
-            self.computed += len(todo)
+            name = pair.tgt
+            if name in self._rows or name in first or name in later:
+                continue
+            if self._first.get(name, pair.index) == pair.index:
+                first[name] = i
+            else:
+                later[name] = i
+        for todo, owned in ((first, True), (later, False)):
+            if todo:
+                pool, _ = self.net(batch.tgt_img[list(todo.values())])
+                for name, row in zip(todo, pool, strict=True):
+                    self._rows[name] = row
+                    if owned:
+                        self._owned.add(name)
+                self.computed += len(todo)
 
     def features(self, names) -> np.ndarray:
         return np.stack([self._rows[n] for n in names]) if names else np.empty((0, 2048))

@@ -52,6 +52,9 @@ class MetricSettings:
     image_dir: Path | None = None  # the dataset's images (content hash of the real set)
     real_per_model: bool = False  # the ground truth differs per model (patn-strips)
     target_names: tuple[str, ...] = ()  # distinct target images of the evaluated pairs, in order
+    # the position of each target's first pair in the evaluated list (aligned with target_names):
+    # the batch that first meets a target computes its real features, in whichever work unit
+    target_first: tuple[int, ...] = ()
     # the files in image_dir holding them (target_names, or a script's own names: PIDM's
     # deep{stem}.png); empty: the names themselves
     target_files: tuple[str, ...] = ()
