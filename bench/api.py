@@ -496,10 +496,13 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
 
     if world is not None:
         try:
-            failed = world.failed_ranks(interrupted or failure is not None)
-        except RuntimeError as exc:  # a process ended: the group is gone
-            error = PeerFailedError(f"rank {rank}: the process group broke ({exc}); the units "
-                                    f"written so far are kept: {resume_hint}")
+            with _terminate_as_interrupt(world):
+                failed = world.failed_ranks(interrupted or failure is not None)
+        except (RuntimeError, KeyboardInterrupt) as exc:  # a process ended: the group is gone
+            why = f" ({' '.join(str(exc).split())[:200]})" if str(exc) else ""
+            error = PeerFailedError(f"rank {rank}: the run stopped before every process was "
+                                    f"done{why}; the units written so far are kept. Resume "
+                                    f"with any number of processes: {resume_hint}")
             error.printed = not main
             raise error from None
         if failed:
@@ -621,6 +624,14 @@ def merge_run(ctx: RunContext, run_dir: Path, world: World | None = None, *,
     results = [read_unit(done[u.index], ctx.plan) for u in units if u.index in done]
     if partial is not None:
         results.append(partial)
+    for model in ctx.models:
+        if model.generator is None and results:  # a merge alone: the units name the weights
+            saved = next((m for m in results[0].models if m.name == model.name), None)
+            if saved is not None:
+                model.weights = Weights(saved.labels["checkpoint"],
+                                        saved.labels["checkpoint_sha256"])
+                model.reference_bound = bool(saved.labels["reference_bound"])
+                model.extra = dict(saved.extra)
     check_labels(ctx.models, results)
     records_path = run_dir / "records.jsonl"
     records_path.unlink(missing_ok=True)  # derived from the units: written afresh

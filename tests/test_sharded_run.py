@@ -138,24 +138,57 @@ def test_any_world_size_gives_the_single_process_values(workers, tmp_path, singl
     assert sorted(u for r in env["ranks"] for u in r["units"]) == [0, 1, 2, 3, 4]
 
 
+def _pids_with(marker: str, rank: str) -> list[int]:
+    """Processes whose environment holds ``BENCH_TEST_RUN=marker`` and ``RANK=rank``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"BENCH_TEST_RUN={marker}".encode() in env and f"RANK={rank}".encode() in env:
+            found.append(int(proc.name))
+    return found
+
+
 @pytest.mark.slow
 def test_a_killed_run_resumes_with_another_world_size(tmp_path, single, synthetic_parent,
                                                       standin_inception):
-    """What a kill leaves - some unit files, a half-written temporary file, no records - is
-    resumed by 3 processes (one with nothing to do) into the uninterrupted run's records."""
+    """Rank 1 of 2 is killed (SIGKILL) once a unit is on disk: torchrun stops rank 0, which
+    says how to resume; what is left - some unit files, a half-written temporary file, no
+    records - is resumed by 3 processes into the uninterrupted run's records."""
+    import signal
+    import time
+
     out = tmp_path / "killed"
-    shutil.copytree(single, out)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1",
+           "PYTHONWARNINGS": "ignore", "BENCH_TEST_RUN": str(out)}
+    env.pop("RANK", None)
+    args = _args(synthetic_parent, standin_inception, out, tmp_path / "cache")
+    job = subprocess.Popen([sys.executable, "-m", "bench", *args, "--workers", "2"], cwd=ROOT,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list((out / "units").glob("unit-*.npz")) and time.monotonic() < deadline:
+        assert job.poll() is None, job.communicate()
+        time.sleep(0.2)
+    victims = _pids_with(str(out), "1")
+    assert victims, "rank 1 not found"
+    for pid in victims:
+        os.kill(pid, signal.SIGKILL)
+    stdout, stderr = job.communicate(timeout=240)
+    assert job.returncode != 0
+    assert f"--resume {out}" in stdout + stderr
+    assert not (out / "records.jsonl").exists()
     plan = _plan_of(out)
-    done = complete_units(out, plan)
-    for index in (1, 4):  # 2 units left for 3 processes: one has none, which is fine
-        done[index].unlink()
-    (out / "records.jsonl").unlink()
-    for table in (out / "per_pair").iterdir():
-        table.unlink()
+    kept = sorted(complete_units(out, plan))
+    assert len(kept) < 5, "the run ended before the kill: nothing to resume"
     (out / "units" / ".tmp-unit-00004-half.npz.x").write_bytes(b"PK\x03\x04 half a file")
     resumed = _bench(["run", "--resume", str(out), "--workers", "3", "--quiet"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resume: 3 of 5 units already complete, 2 to go" in resumed.stdout
+    assert f"resume: {len(kept)} of 5 units already complete, {5 - len(kept)} to go" \
+        in resumed.stdout
     _same_run(single, out)
     assert sorted(complete_units(out, plan)) == [0, 1, 2, 3, 4]
 
@@ -236,3 +269,27 @@ def test_a_failing_rank_stops_the_job_naming_rank_unit_and_error(tmp_path, singl
     assert "Nothing merged" in done.stderr and f"--resume {out}" in done.stderr
     assert not (out / "records.jsonl").exists()
     assert 1 in complete_units(out, plan)
+
+
+@pytest.mark.gpu
+def test_nccl_processes_give_the_single_process_values(tmp_path, synthetic_parent,
+                                                       standin_inception):
+    """The NCCL path: torchrun with one process per GPU (up to 2) against one process on
+    cuda:0; each process runs the same kernels on the same batches."""
+    import torch
+
+    workers = min(2, torch.cuda.device_count())
+    args = _args(synthetic_parent, standin_inception, tmp_path / "one", tmp_path / "c1")
+    done = _bench([*args, "--device", "cuda"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    many = _args(synthetic_parent, standin_inception, tmp_path / "many", tmp_path / "c2")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
+                           f"--nproc-per-node={workers}", "-m", "bench", *many,
+                           "--device", "cuda"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _same_run(tmp_path / "one", tmp_path / "many")
+    env_json = json.loads((tmp_path / "many" / "env.json").read_text())
+    assert env_json["backend"] == "nccl"
+    assert sorted(r["device"] for r in env_json["ranks"]) == [f"cuda:{i}" for i in range(workers)]

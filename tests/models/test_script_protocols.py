@@ -232,6 +232,17 @@ def test_lpips_remainder_rule_drops_the_last_sorted_pairs(shared_data, tmp_path,
     assert rec.value == pytest.approx(float(d[order[:8]].mean()), rel=1e-5)
     # intervals resample only the kept pairs: they bracket the kept pairs' values
     assert d[order[:8]].min() <= rec.extra["ci_low"] <= rec.extra["ci_high"] <= d[order[:8]].max()
+    # cut into work units of 2 pairs (bench.plan), merged from their saved states: the same
+    # names in the same order, so the same pairs dropped and the same bits
+    units = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
+                          protocol="gfla", metrics=("lpips_script",), bootstrap=20,
+                          batch_size=2, unit_size=2, weights=(("alexnet", str(standin_alexnet)),),
+                          out=tmp_path / "units"), **QUIET)
+    assert len(list((tmp_path / "units" / "units").glob("unit-*.npz"))) == 5
+    merged = values(units)["lpips_script"]
+    assert merged.extra["dropped_names"] == rec.extra["dropped_names"]
+    assert (merged.value, merged.extra["ci_low"], merged.extra["ci_high"]) == (
+        rec.value, rec.extra["ci_low"], rec.extra["ci_high"])
 
 
 FID_CASES = {  # protocol: (width, suffix, fake/real input, train input, drop, weights network)
@@ -313,6 +324,20 @@ def test_fid_tv_small_run_other_weights_version_is_used_and_said(shared_data, tm
     assert rec.extra["dropped"] == 0 and rec.extra["fake_images"] == 3
     # resamples of the generated set give an interval (fast Frechet equivalent)
     assert rec.extra["bootstrap_resamples"] == 5 and rec.extra["ci_low"] <= rec.extra["ci_high"]
+    # one work unit per pair against one unit for all (the same batches of 1): the features
+    # saved per unit and merged in pair order give the same bits
+    values_of = {}
+    for unit_size in (1, 256):
+        out = tmp_path / f"units-{unit_size}"
+        r = run(RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
+                          protocol="gfla", metrics=("fid_tv",), bootstrap=5, train_folder=train,
+                          weights=(("inception-torchvision", str(standin_tv_inception)),),
+                          offline=True, use_cache=False, batch_size=1, unit_size=unit_size,
+                          out=out), **QUIET)
+        rec = values(r)["fid_tv"]
+        values_of[unit_size] = (rec.value, rec.extra["ci_low"], rec.extra["ci_high"])
+        assert len(list((out / "units").glob("unit-*.npz"))) == (3 if unit_size == 1 else 1)
+    assert values_of[1] == values_of[256]
 
 
 def test_wrong_frame_and_dataset_are_refused_with_what_was_expected(shared_data, tmp_path):
