@@ -21,6 +21,7 @@ import hashlib
 import io
 import json
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -130,10 +131,10 @@ def read_unit(path: Path, plan: Plan) -> UnitResult:
     path = Path(path)
     how = f"delete {path} and resume the run to recompute that unit"
     try:
-        with np.load(path, allow_pickle=False) as data:
+        with np.load(io.BytesIO(path.read_bytes()), allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
             arrays = {k: data[k] for k in data.files if k != "meta"}
-    except (OSError, ValueError, KeyError, TypeError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
         raise BenchError(f"{path}: not a readable unit file ({type(exc).__name__}: "
                          f"{' '.join(str(exc).split())[:160]}); {how}") from None
     if meta.get("format") != FORMAT:
