@@ -60,7 +60,7 @@ SIGMA = 1.5
 WIN_SIZE = 11  # skimage's win_size with gaussian_weights=True (both versions): crop (11-1)//2
 LEGACY_TRUNCATE = 4.0  # scipy.ndimage.gaussian_filter default, used by scikit-image 0.14.2
 MODERN_TRUNCATE = 3.5  # scikit-image >= 0.15
-ROW_BLOCK, COL_BLOCK = 8, 11  # outputs per banded block of the row / column pass (measured)
+ROW_BLOCK, COL_BLOCK = 8, 14  # outputs per banded block of the row / column pass (measured)
 CHUNK_BYTES = 2 * 2**20  # float64 maps per chunk (keeps the matrix products in cache)
 # OpenBLAS runs a product with m*n*k above 65536 * 4 on all cores; spinning worker threads are
 # very slow when another process holds a core, so every product here stays below that size.
@@ -159,7 +159,9 @@ class SSIMEngine:
         self.sigma, self.truncate, self.crop = sigma, truncate, (win_size - 1) // 2
         self.out_h, self.out_w = h - 2 * self.crop, w - 2 * self.crop
         self._rows = banded_blocks(filter_matrix(h, weights, self.crop), ROW_BLOCK)
-        self._cols = banded_blocks(filter_matrix(w, weights, self.crop), COL_BLOCK)
+        # Column blocks transposed: the maps' lines multiply them from the left.
+        self._cols = [(o0, o1, i0, i1, np.ascontiguousarray(g.T)) for o0, o1, i0, i1, g
+                      in banded_blocks(filter_matrix(w, weights, self.crop), COL_BLOCK)]
         self.chunk = max(1, CHUNK_BYTES // (4 * channels * h * w * 8))
         self.threads = max(1, int(threads))
         self._local = threading.local()
@@ -205,14 +207,15 @@ class SSIMEngine:
         if buf is None or buf[0] != n:
             h, w = self.size
             c = self.channels
+            lines = self.out_h * n * c
             u8 = np.empty((2, h, n, c, w), dtype=np.uint8)
             x = np.empty((4, h, n, c, w))
             y1 = np.empty((4, self.out_h, n * c * w))
-            z = np.empty((4, self.out_w, self.out_h * n * c))
-            tmp = np.empty((2, self.out_w * self.out_h * n * c))
-            # Banded blocks, each split into column ranges that keep the products small.
+            z = np.empty((4, lines, self.out_w))
+            tmp = np.empty((2, lines, self.out_w))
+            # Banded blocks, each split into ranges that keep the products small.
             rows = [(blk, _spans(n * c * w, blk[4].size)) for blk in self._rows]
-            cols = [(blk, _spans(self.out_h * n * c, blk[4].size)) for blk in self._cols]
+            cols = [(blk, _spans(lines, blk[4].size)) for blk in self._cols]
             buf = (n, u8, x, y1, z, tmp, rows, cols)
             self._local.buf = buf
         return buf[1:]
@@ -238,9 +241,11 @@ class SSIMEngine:
         # range) where it is undefined.
         fallback = 255.0 if levels is None else float(levels[255] - levels[0])
         base = np.where(ranges[0] > 0, ranges[0], fallback)
-        # Maps x, y, x^2 + y^2, x*y.
+        # Maps x, y, x^2 + y^2, x*y (codes converted, then scaled: two same-type passes are
+        # faster than one mixed-type product, and round the same).
         if levels is None:
-            np.multiply(u8, (1.0 / base)[:, None, None], out=x[:2])
+            np.copyto(x[:2], u8)
+            x[:2] *= (1.0 / base)[:, None, None]
         else:
             np.take(levels, u8, out=x[:2])
             if np.any(base != 1.0):
@@ -254,16 +259,16 @@ class SSIMEngine:
         for (o0, o1, i0, i1, g), spans in row_plan:
             for a, b in spans:
                 np.matmul(g, planes[:, i0:i1, a:b], out=y1[:, o0:o1, a:b])
-        # Columns: z[k, j, (r, n, c)] = sum_i Gw[j, i] y1[k, (r, n, c), i]  (transposed operand).
-        lines = y1.reshape(4, self.out_h * n * c, w).transpose(0, 2, 1)  # a view
+        # Columns: z[k, (r, n, c), j] = sum_i y1[k, (r, n, c), i] Gw[j, i]  (blocks of j).
+        lines = y1.reshape(4, -1, w)
         for (o0, o1, i0, i1, g), spans in col_plan:
             for a, b in spans:
-                np.matmul(g, lines[:, i0:i1, a:b], out=z[:, o0:o1, a:b])
-        return self._ssim_sums(z.reshape(4, -1, n * c), tmp, base, ranges, n, c)
+                np.matmul(lines[:, a:b, i0:i1], g, out=z[:, a:b, o0:o1])
+        return self._ssim_sums(z, tmp, base, ranges, n, c)
 
     def _ssim_sums(self, z, tmp, base, ranges, n, c):
-        ux, uy, s, p = z  # each (pixels, n * c)
-        t, q = tmp[0].reshape(ux.shape), tmp[1].reshape(ux.shape)
+        ux, uy, s, p = z  # each ((out_h, n, c), out_w)
+        t, q = tmp
         np.multiply(ux, uy, out=t)  # ux*uy
         np.multiply(ux, ux, out=q)
         np.multiply(uy, uy, out=ux)
@@ -273,7 +278,7 @@ class SSIMEngine:
         if self.cov_norm != 1.0:
             s *= self.cov_norm
             p *= self.cov_norm
-        pixels = ux.shape[0]
+        pixels = self.out_h * self.out_w
         results = []
         for i, r in enumerate(ranges):
             last = i == len(ranges) - 1
@@ -284,8 +289,9 @@ class SSIMEngine:
             ratio = np.repeat(ratio * ratio, c)
             if np.all(ratio == 1.0):
                 c1, c2 = K1 * K1, K2 * K2
-            else:
-                c1, c2 = (K1 * K1) * ratio, (K2 * K2) * ratio
+            else:  # one constant per (pair, channel) line
+                c1 = np.tile((K1 * K1) * ratio, self.out_h)[:, None]
+                c2 = np.tile((K2 * K2) * ratio, self.out_h)[:, None]
             np.add(a, np.multiply(c1, 0.5), out=a)
             np.add(p, np.multiply(c2, 0.5), out=d)
             a *= d  # numerator / 4
@@ -293,7 +299,9 @@ class SSIMEngine:
             np.add(s, c2, out=e)
             b *= e  # denominator
             a /= b
-            sums = a.sum(axis=0) * 4.0
+            # Sums along the map's rows (contiguous), then over rows: an order that does not
+            # depend on how many pairs share the chunk.
+            sums = a.sum(axis=1).reshape(self.out_h, n * c).sum(axis=0) * 4.0
             values = sums.reshape(n, c).mean(axis=1) / pixels
             values[~(r > 0)] = np.nan
             results.append(values)
