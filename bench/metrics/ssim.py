@@ -28,11 +28,12 @@ Usage::
 A generated image with a single value has data range 0: its SSIM is undefined (0/0 in the
 original). Such a pair gets NaN, is left out of the mean, and is counted in ``n_undefined``.
 
-How it is computed (the filtering is 90 % of the work): every image channel gives four maps
-(x, y, x^2 + y^2, x*y); the separable reflect-mode Gaussian is applied as two banded matrix
-products per map, with the reflect boundary folded into the matrices and only the outputs that
-survive the 5-pixel crop computed; both products use a transposed operand so that no transpose
-is ever copied. Images are divided by their data range first, so the SSIM constants are the
+How it is computed (the filtering is half of the work, the elementwise maps the rest): every
+image channel gives four maps (x, y, x^2 + y^2, x*y), laid out (row, pair, channel, column);
+the separable reflect-mode Gaussian is applied as two banded matrix products per map, with the
+reflect boundary folded into the matrices and only the outputs that survive the 5-pixel crop
+computed: the row pass multiplies the maps from the left, the column pass multiplies their
+contiguous lines from the right, so no operand is ever transposed. Images are divided by their data range first, so the SSIM constants are the
 scalars K1^2 and K2^2 (same value, rounding aside). Work proceeds in chunks of a few pairs with
 preallocated per-thread buffers; all arithmetic is float64 (the variances are differences of
 large numbers), and results agree with scipy/scikit-image to ~1e-14.
