@@ -195,11 +195,23 @@ class SSIMEngine:
             for o, v in zip(out, vals, strict=True):
                 o[s:e] = v
 
-        if self.threads > 1 and len(starts) > 1:
-            list(_pool(self.threads).map(run, starts))
-        else:
-            for s in starts:
+        def run_all(share) -> None:
+            for s in share:
                 run(s)
+
+        if self.threads > 1 and len(starts) > 1:
+            # One contiguous share of chunks per thread; the calling thread takes the first
+            # (few hand-offs: each one costs the GIL and a wake-up).
+            k = min(self.threads, len(starts))
+            shares = [starts[i * len(starts) // k:(i + 1) * len(starts) // k] for i in range(k)]
+            pending = [_pool(self.threads - 1).submit(run_all, share) for share in shares[1:]]
+            try:
+                run_all(shares[0])
+            finally:
+                for job in pending:
+                    job.result()
+        else:
+            run_all(starts)
         return out
 
     # -- internals ---------------------------------------------------------------------------
