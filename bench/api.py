@@ -437,6 +437,9 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
     units = ctx.plan.units()
     done = complete_units(run_dir, ctx.plan)
     todo = [u for u in units if u.index not in done]
+    if world is not None:  # rank 0's view of the folder decides (file systems may lag)
+        indices = world.broadcast_text(",".join(str(u.index) for u in todo))
+        todo = [units[int(i)] for i in indices.split(",") if i]
     size = world.size if world is not None else 1
     rank = world.rank if world is not None else 0
     mine = todo[rank::size]
@@ -527,7 +530,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
                              n_pairs=len(ctx.plan.pairs))
     if interrupted:
         echo(f"\ninterrupted: writing what was computed; resume with: {resume_hint}")
-    result = merge_run(ctx, run_dir, world, partial=partial, interrupted=interrupted, echo=echo)
+    result = merge_run(ctx, run_dir, world, partial=partial, interrupted=interrupted)
     if config.efficiency and not interrupted:
         with RecordWriter(run_dir / "records.jsonl") as writer:
             emit = _emitter(ctx, run_id, writer, result.records)
@@ -608,8 +611,7 @@ def _emitter(ctx: RunContext, run_id: str, writer: RecordWriter, into: list[Reco
 
 
 def merge_run(ctx: RunContext, run_dir: Path, world: World | None = None, *,
-              partial: UnitResult | None = None, interrupted: bool = False,
-              echo: Callable[[str], None] = print) -> RunResult:
+              partial: UnitResult | None = None, interrupted: bool = False) -> RunResult:
     """Merge the unit files of ``run_dir`` (and an interrupted unit's ``partial`` result) into
     records.jsonl and per_pair/; refuses a set with a unit missing unless ``interrupted``."""
     units = ctx.plan.units()
@@ -664,7 +666,7 @@ def merge(run_dir: Path, *, progress: bool = True, echo: Callable[[str], None] =
     ctx = prepare(config, device, echo, progress, generators=False)
     _check_resume(run_dir, ctx)
     ctx.outputs = RunOutputs(run_dir, config.models, save_images=False)
-    result = merge_run(ctx, run_dir, echo=echo)
+    result = merge_run(ctx, run_dir)
     result.values = {(r.model, r.key): r.value for r in result.records
                      if r.kind == KIND_METRIC and r.value is not None}
     echo(f"merged {len(ctx.plan.units())} units of {run_dir}: {len(result.records)} records")

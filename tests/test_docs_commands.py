@@ -341,6 +341,7 @@ FOREIGN_OPTIONS = {
     "--no_dropout": None,  # PATN's own train.py
     "--standalone": None,  # torchrun (torch.distributed.run)
     "--nproc-per-node": None,  # torchrun
+    "--benchmark-only": "tox.ini",  # pytest-benchmark, tox's bench environment
 }
 
 
