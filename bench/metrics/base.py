@@ -96,6 +96,20 @@ class PerPairMean(Metric):
         return {self.name: float(picked.mean()) if picked.size else float("nan")}
 
 
+class FeatureRows:
+    """``state`` / ``load_states`` of a set-level metric that keeps one feature row per image
+    (``_parts``: arrays in update order, ``_features()``: them stacked) and a name per image
+    (``_names``): a mixin, ``class FID(FeatureRows, Metric)``."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"features": self._features(), "names": np.asarray(self._names, dtype=str)}
+
+    def load_states(self, states) -> None:
+        self.reset()
+        self._parts = [np.asarray(s["features"]) for s in states if len(s["features"])]
+        self._names = [str(n) for s in states for n in s["names"]]
+
+
 class UnavailableMetric(Metric):
     """Stands in for a metric that cannot be computed here (weights missing, an input not
     given): it accumulates nothing, and the run records the reason instead of a number."""

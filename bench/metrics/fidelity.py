@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.metrics.base import check_update_args
+from bench.metrics.base import FeatureRows, check_update_args
 from bench.metrics.inception import _torch_fidelity, shared_inception, shared_real_set
 from bench.metrics.settings import settings_of
 from bench.types import Metric, PairBatch
@@ -126,7 +126,7 @@ def kid(fake: np.ndarray, real: np.ndarray, subsets: int, subset_size: int, seed
 # -- the metrics ---------------------------------------------------------------------------
 
 
-class _SetMetric(Metric):
+class _SetMetric(FeatureRows, Metric):
     """Accumulates per-image features of the generated set (and the real set's rows)."""
 
     per_pair = False
@@ -143,21 +143,13 @@ class _SetMetric(Metric):
         self._parts: list[np.ndarray] = []
         self._names: list[str] = []
 
-    def _stacked(self) -> np.ndarray:
+    def _features(self) -> np.ndarray:
         if len(self._parts) > 1:
             self._parts = [np.concatenate(self._parts)]
         return self._parts[0] if self._parts else np.empty((0, 0), np.float32)
 
     def n_items(self) -> int:
         return int(sum(len(p) for p in self._parts))
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"features": self._stacked(), "names": np.asarray(self._names, dtype=str)}
-
-    def load_states(self, states) -> None:
-        self.reset()
-        self._parts = [np.asarray(s["features"]) for s in states if len(s["features"])]
-        self._names = [str(n) for s in states for n in s["names"]]
 
     def weights_used(self) -> dict[str, dict]:
         used = self.inception.weights_used
@@ -182,7 +174,7 @@ class InceptionScore(_SetMetric):
         return max(1, min(self.settings.is_splits, n))
 
     def compute(self) -> dict[str, float]:
-        logits = self._stacked()
+        logits = self._features()
         if len(logits) == 0:
             return {self.name: float("nan")}
         mean, std = inception_score(logits, self._splits(len(logits)), self.settings.seed)
@@ -190,7 +182,7 @@ class InceptionScore(_SetMetric):
         return {self.name: mean}
 
     def compute_on(self, positions: np.ndarray) -> dict[str, float]:
-        logits = self._stacked()[np.asarray(positions, dtype=np.intp)]
+        logits = self._features()[np.asarray(positions, dtype=np.intp)]
         return {self.name: inception_score(logits, self._splits(len(logits)),
                                            self.settings.seed)[0]}
 
@@ -269,7 +261,7 @@ class FID(_AgainstReal):
     description = "Frechet Inception Distance against the protocol's real set"
 
     def compute(self) -> dict[str, float]:
-        fake = self._stacked()
+        fake = self._features()
         self._save_real()
         if len(fake) < 2:
             return {self.name: float("nan")}
@@ -278,7 +270,7 @@ class FID(_AgainstReal):
     def compute_on(self, positions: np.ndarray) -> dict[str, float]:
         positions = np.asarray(positions, dtype=np.intp)
         real = self._real(positions) if self.real.reference == "targets" else self._real()
-        return {self.name: frechet_distance_of_features(self._stacked()[positions], real)}
+        return {self.name: frechet_distance_of_features(self._features()[positions], real)}
 
 
 class KID(_AgainstReal):
@@ -294,7 +286,7 @@ class KID(_AgainstReal):
         return max(2, min(self.settings.kid_subset_size, n_fake, n_real))
 
     def compute(self) -> dict[str, float]:
-        fake, real = self._stacked(), self._real()
+        fake, real = self._features(), self._real()
         self._save_real()
         if len(fake) < 2:
             return {self.name: float("nan")}
@@ -305,7 +297,7 @@ class KID(_AgainstReal):
 
     def compute_on(self, positions: np.ndarray) -> dict[str, float]:
         positions = np.asarray(positions, dtype=np.intp)
-        fake = self._stacked()[positions]
+        fake = self._features()[positions]
         real = self._real(positions) if self.real.reference == "targets" else self._real()
         return {self.name: kid(fake, real, KID_BOOTSTRAP_SUBSETS,
                                self._subset_size(len(fake), len(real)), self.settings.seed)[0]}

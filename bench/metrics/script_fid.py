@@ -36,7 +36,7 @@ from bench.errors import MetricUnavailableError, WeightsUnavailableError
 from bench.gfla.frechet import SCRIPT_BATCH, FrechetResult, batch_plan, frechet_distance, statistics
 from bench.gfla.inception import LoadedInception, load_torchvision_inception, pool_features
 from bench.gfla.protocol import ScriptSteps
-from bench.metrics.base import check_update_args
+from bench.metrics.base import FeatureRows, check_update_args
 from bench.metrics.inception import (
     IMAGE_SUFFIXES,
     _cache_state,
@@ -163,7 +163,7 @@ class ScriptTrainFolder:
         return self._stats
 
 
-class TorchvisionFID(Metric):
+class TorchvisionFID(FeatureRows, Metric):
     """The scripts' FID of the generated set against the training folder (module docstring)."""
 
     name = "fid_tv"
@@ -203,14 +203,6 @@ class TorchvisionFID(Metric):
 
     def n_items(self) -> int:
         return len(self._names)
-
-    def state(self) -> dict[str, np.ndarray]:
-        return {"features": self._features(), "names": np.asarray(self._names, dtype=str)}
-
-    def load_states(self, states) -> None:
-        self.reset()
-        self._parts = [np.asarray(s["features"]) for s in states if len(s["features"])]
-        self._names = [str(n) for s in states for n in s["names"]]
 
     def _used_positions(self) -> list[int]:
         """Positions (update order) of the generated images the script kept."""
