@@ -130,7 +130,7 @@ def test_unit_files_are_data_and_hold_every_state(single):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("workers", [2, 3])
+@pytest.mark.parametrize("workers", [2])  # 3: the resume of a killed run below (mixed units)
 def test_any_world_size_gives_the_single_process_values(workers, tmp_path, single,
                                                          synthetic_parent, standin_inception):
     out = tmp_path / f"w{workers}"

@@ -157,3 +157,44 @@ def test_real_rows_come_from_the_batch_of_the_first_pair():
     assert real.features(["a"])[0, 0] == pytest.approx(10.0)  # unit 0's image of a
     assert real.features(["c"])[0, 0] == pytest.approx(101.0)
     assert real.computed == 3
+
+
+def test_fid_tv_state_merges_into_the_features_and_names_of_one_pass(monkeypatch):
+    """fid_tv keeps a feature row and a result name per image: three units' states loaded in
+    order give one process's rows, names and the script's remainder rule (which pairs count)."""
+    import bench.metrics.script_fid as script_fid
+    from bench.metrics.settings import with_settings
+
+    monkeypatch.setattr(script_fid, "SCRIPT_BATCH", 4)
+
+    class Net:
+        def __call__(self, images):
+            return np.repeat(images.reshape(len(images), -1).mean(1)[:, None], 2048, 1)
+
+    shared = with_settings({}, MetricSettings(protocol="gfla", dataset="deepfashion"))
+    shared[script_fid._SHARED_NET] = Net()
+    shared[script_fid._SHARED_REAL] = object()
+    rng = np.random.default_rng(0)
+    pairs = [Pair(f"s{i}.jpg", f"t{9 - i}.jpg", i) for i in range(10)]
+    batches = [pairs[0:3], pairs[3:6], pairs[6:9], pairs[9:10]]
+    images = [rng.integers(0, 256, (len(b), 256, 176, 3), dtype=np.uint8) for b in batches]
+
+    def batch(pairs_, imgs):
+        kp = np.zeros((len(pairs_), 18, 2), np.float32)
+        return PairBatch(tuple(pairs_), imgs, imgs, kp, kp)
+
+    one = script_fid.TorchvisionFID(shared)
+    for b, imgs in zip(batches, images, strict=True):
+        one.update(imgs, batch(b, imgs))
+    states = []
+    for part in ((0, 1), (2,), (3,)):  # three units of whole batches
+        unit = script_fid.TorchvisionFID(shared)
+        for k in part:
+            unit.update(images[k], batch(batches[k], images[k]))
+        states.append(unit.state())
+    merged = script_fid.TorchvisionFID(shared)
+    merged.load_states(states)
+    assert np.array_equal(merged._features(), one._features())
+    assert merged._names == one._names and merged.n_items() == 10
+    assert merged._used_positions() == one._used_positions()  # 8 of 10 kept by the rule
+    assert len(merged._used_positions()) == 8

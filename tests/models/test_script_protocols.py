@@ -8,7 +8,6 @@ Fréchet code); FID with a seeded stand-in torchvision-Inception state dict pass
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from pathlib import Path
 
@@ -291,6 +290,8 @@ def test_fid_tv_matches_the_scripts_wrapper_and_frechet(protocol, shared_data, t
         assert rec.extra["dropped_names"] == sorted(f.stem for _, f in files)[-2:]
     else:
         assert rec.extra["dropped"] == 0 and rec.extra["real_dropped"] == 0
+    if protocol != "gfla":
+        return  # the cache is the same code for every protocol: checked once (~15 s a run)
     # the training features are cached by content: a second run reads them back
     again = values(run(config.__class__(**{**config.__dict__, "out": tmp_path / "run2"}),
                        **QUIET))["fid_tv"]
@@ -311,7 +312,7 @@ def test_fid_tv_small_run_other_weights_version_is_used_and_said(shared_data, tm
     config = RunConfig(models=(f"folder:m={res}",), dataset="deepfashion", data_root=data,
                        protocol="gfla", metrics=("fid_tv",), bootstrap=5, train_folder=train,
                        weights=(("inception-torchvision", str(standin_tv_inception)),),
-                       offline=True, use_cache=False, batch_size=1, out=tmp_path / "run")
+                       offline=True, use_cache=False, out=tmp_path / "run")
     r = run(config, **QUIET)
     rec = values(r)["fid_tv"]
     assert "inception-torchvision-v0" in rec.extra["weights_note"]
@@ -326,13 +327,6 @@ def test_fid_tv_small_run_other_weights_version_is_used_and_said(shared_data, tm
     assert rec.extra["dropped"] == 0 and rec.extra["fake_images"] == 3
     # resamples of the generated set give an interval (fast Frechet equivalent)
     assert rec.extra["bootstrap_resamples"] == 5 and rec.extra["ci_low"] <= rec.extra["ci_high"]
-    # one work unit per pair against one unit for all (the same batches of 1): the features
-    # saved per unit and merged in pair order give the same bits
-    units = values(run(dataclasses.replace(config, unit_size=1, out=tmp_path / "units"),
-                       **QUIET))["fid_tv"]
-    assert len(list((tmp_path / "units" / "units").glob("unit-*.npz"))) == 3
-    assert (units.value, units.extra["ci_low"], units.extra["ci_high"]) == (
-        rec.value, rec.extra["ci_low"], rec.extra["ci_high"])
 
 
 def test_wrong_frame_and_dataset_are_refused_with_what_was_expected(shared_data, tmp_path):
