@@ -178,7 +178,10 @@ class Metric(ABC):
     def state(self) -> dict[str, np.ndarray]:
         """Everything ``update`` accumulated since ``reset``, as named numpy arrays (no objects:
         a work unit's file is read with ``allow_pickle=False``, :mod:`bench.units`)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot save its state")
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot save its state: a run keeps each work unit's "
+            "results on disk, so a metric implements state() and load_states() "
+            "(bench.types.Metric; bench.metrics.base.PerPairMean does both for per-pair means)")
 
     def load_states(self, states) -> None:
         """Become what ``update`` would have made of the batches behind ``states`` (a sequence
