@@ -55,7 +55,7 @@ from bench.data.annotations import read_pairs
 from bench.data.datasets import image_size
 from bench.data.split import Split, pairs_sha256
 from bench.distributed import World, join
-from bench.env import collect_env
+from bench.env import collect_env, git_sha
 from bench.errors import (
     BenchError,
     MetricUnavailableError,
@@ -310,21 +310,24 @@ def _read_config_json(run_dir: Path) -> dict:
         raise BenchError(f"{path}: unreadable ({exc})") from None
 
 
-def saved_config(run_dir: Path) -> RunConfig:
-    """The configuration a run folder was started with (its ``config.json``)."""
+def _saved_run(run_dir: Path) -> dict:
+    """A run folder's config.json, of a version that cut runs into work units."""
     data = _read_config_json(run_dir)
     if "plan" not in data:
         raise BenchError(f"{run_dir}: a run of a version without work units; it cannot be "
                          "resumed or merged (start it again)")
+    return data
+
+
+def saved_config(run_dir: Path) -> RunConfig:
+    """The configuration a run folder was started with (its ``config.json``)."""
+    data = _saved_run(run_dir)
     # the settings as given (config.json's top-level data_root is the folder found)
     return RunConfig.from_dict({**data, **data["plan"]["configuration"], "out": str(run_dir)})
 
 
 def _check_resume(run_dir: Path, ctx: RunContext) -> None:
-    saved = _read_config_json(run_dir).get("plan")
-    if saved is None:
-        raise BenchError(f"{run_dir}: a run of a version without work units; it cannot be "
-                         "resumed (start it again)")
+    saved = _saved_run(run_dir)["plan"]
     if saved["config_hash"] != ctx.plan.config_hash:
         changed = differences(saved.get("configuration", {}), ctx.plan.configuration)
         raise BenchError(
@@ -460,7 +463,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
             echo(notice)
 
     who = {"rank": rank, "world_size": size, "host": socket.gethostname(), "device": device,
-           "git_sha": collect_git_sha(), "session": _now()}
+           "git_sha": git_sha()[0], "session": _now()}
     evaluator = UnitEvaluator(ctx, who)
     interrupted = False
     failure: str | None = None
@@ -587,18 +590,12 @@ class _terminate_as_interrupt:
             signal.signal(signal.SIGTERM, self.previous)
 
 
-def collect_git_sha() -> str:
-    from bench.env import git_sha
-
-    return git_sha()[0]
-
-
 def _emitter(ctx: RunContext, run_id: str, writer: RecordWriter, into: list[Record]):
     base = dict(
         run_id=run_id, dataset=ctx.split.files.name, split=ctx.config.split,
         pairs_sha256=ctx.plan.configuration["pairs_sha256"], protocol=ctx.protocol.name,
         protocol_version=ctx.protocol.version, device=ctx.config.device,
-        git_sha=collect_git_sha(),
+        git_sha=into[0].git_sha if into else git_sha()[0],
     )
 
     def emit(**fields) -> Record:

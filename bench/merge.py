@@ -17,7 +17,6 @@ incomplete; a sharded run merges only a complete set of units.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable
 
 import numpy as np
@@ -35,10 +34,6 @@ from bench.records import (
 from bench.stats import bootstrap_interval
 from bench.types import Metric
 from bench.units import UnitResult
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def check_labels(models: list[ModelRun], results: list[UnitResult]) -> None:
@@ -68,19 +63,20 @@ class Merger:
         """Merge ``results`` (unit order); returns the pairs evaluated."""
         ctx = self.context
         results = sorted(results, key=lambda r: r.unit.index)
+        # each model's share of every unit (check_labels made sure each unit has one)
+        shares = {run.name: [next(m for m in r.models if m.name == run.name) for r in results]
+                  for run in ctx.models}
         evaluated = 0
-        for result in results:
-            for unit_model in result.models:
-                run = next((r for r in ctx.models if r.name == unit_model.name), None)
-                if run is None:
-                    continue
+        for k, result in enumerate(results):
+            for run in ctx.models:
+                unit_model = shares[run.name][k]
                 for fields in unit_model.records:
                     self.emit(**run.labels, **fields)
                 ctx.outputs.write_unit_rows(run.name, unit_model, ctx.plan.pairs)
             evaluated += len(result.models[0].rows) if result.models else len(result.unit)
         start_unit(ctx.shared)  # the real sets: cached rows, then the units' rows
         for run in ctx.models:
-            mine = [next(m for m in r.models if m.name == run.name) for r in results]
+            mine = shares[run.name]
             scored: dict[str, int] = {}
             for m in mine:
                 for key, n in m.scored.items():

@@ -94,7 +94,7 @@ def single(tmp_path_factory, synthetic_parent, standin_inception):
     return out
 
 
-def test_units_do_not_depend_on_the_world_size(synthetic_parent, standin_inception, single):
+def test_units_do_not_depend_on_the_world_size(single):
     config = saved_config(single).resolved()
     plan = Plan.of(config, tuple(range(N_PAIRS)), "h", (128, 64))  # boundaries only
     units = plan.units()
@@ -269,7 +269,6 @@ def test_a_failing_rank_stops_the_job_naming_rank_unit_and_error(tmp_path, singl
     done = _bench(["run", "--resume", str(out), "--workers", "2", "--quiet",
                    "--dist-timeout", "60"], timeout=240)
     assert done.returncode != 0
-    print(done.stderr[-4000:])
     assert "rank 1 of 2 failed on unit 2 (pairs 8-11): IsADirectoryError" in done.stderr
     assert "Nothing merged" in done.stderr and f"--resume {out}" in done.stderr
     assert not (out / "records.jsonl").exists()
