@@ -489,6 +489,16 @@ def _interrupt_on_sigterm():
         return None
 
 
+def _ignore_sigterm() -> None:
+    """While a stopping process saves: a SIGTERM (torchrun stops the other workers as soon as
+    one fails, often while rank 0 is writing) is ignored; torchrun's SIGKILL comes only after
+    its grace period, and ``train`` puts the previous handler back."""
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread: no handler was set either
+        pass
+
+
 def _train(config: TrainConfig, world: World | None, resume: Path | None, progress: bool,
            echo: Callable[[str], None], perceptual: PerceptualLoss | None) -> TrainResult:
     main = world is None or world.main
@@ -722,6 +732,8 @@ def _train(config: TrainConfig, world: World | None, resume: Path | None, progre
             elif step % config.sample_every == 0 and main and heldout.batches:
                 heldout.grid(heldout.render(net, device), out_dir / "samples" / f"step_{step:07d}.png")
     except caught as exc:
+        if world is not None:
+            _ignore_sigterm()  # torchrun's SIGTERM must not cut the save below short
         bar.close()
         path = save(step, gather=False)  # no collective: another rank may be gone
         if log is not None:
