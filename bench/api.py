@@ -685,9 +685,17 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
     """Efficiency records of each model after the quality evaluation (:mod:`bench.efficiency`:
     parameters and MACs; latency, throughput and memory with few iterations, each learned
     model in a fresh process). False if interrupted (what was measured is kept)."""
-    from bench.efficiency.probe import EfficiencySettings, measure_generator, record_fields
+    from bench.efficiency.probe import (
+        EfficiencySettings,
+        execution_modes,
+        measure_generator,
+        record_fields,
+    )
 
-    settings = EfficiencySettings.for_run(device, config.batch_size)
+    settings = EfficiencySettings.for_run(
+        device, config.batch_size,
+        modes=execution_modes(config.efficiency_cuda_graphs, config.efficiency_compile is not None),
+        compile_mode=config.efficiency_compile or "default")
     if any(any(True for _ in getattr(r.generator, "module", torch.nn.Module()).parameters())
            for r in models):
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")

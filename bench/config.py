@@ -66,6 +66,8 @@ class RunConfig:
     confidence: float = 0.95
     folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
     efficiency: bool = True  # learned models: parameters, MACs, latency, memory (bench.efficiency)
+    efficiency_cuda_graphs: bool = False  # also time CUDA graph replay (--cuda-graphs)
+    efficiency_compile: str | None = None  # also time torch.compile in this mode (--compile)
 
     def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
         """(model names, folder specs): ``folder:`` entries parsed, registry names canonical."""
@@ -139,6 +141,11 @@ class RunConfig:
             raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.unit_size < 1:
             raise BenchError(f"--unit-size must be at least 1 pair, got {self.unit_size}")
+        from bench.efficiency.modes import COMPILE_MODES
+
+        if self.efficiency_compile not in (None, *COMPILE_MODES):
+            raise BenchError(f"--compile takes one of torch.compile's modes "
+                             f"({', '.join(COMPILE_MODES)}), got {self.efficiency_compile!r}")
         return dataclasses.replace(
             self,
             models=models,

@@ -397,7 +397,7 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
             calls[0] += 1
             return fn()
         extra = {} if runner.check is None else {"equality_check": runner.check.to_dict(),
-                                                 "mode_setup_s": runner.setup_s}
+                                                 "setup_s": runner.setup_s}
         return runner, forward, extra
 
     def timed(batch):
@@ -448,9 +448,11 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
         if mode != "eager":
             every = [k for k in speed_keys(device, settings, mode)
                      if _task_of(k[0], k[2]) in tasks]
-            guarded(every, lambda: prepared(1))
+            first = []
+            guarded(every, lambda: first.append(prepared(1)[0].setup_s))
             if out:  # the mode does not compute what eager computes, or does not run
                 return out
+            env["first_setup_s"] = first[0]  # compilation or warm-up and capture, and the call
         for task in tasks:
             if task == "memory_b1":
                 guarded([(f"peak_memory{at}", "bytes", "memory")],
