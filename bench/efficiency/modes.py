@@ -144,6 +144,8 @@ class Runner:
     setup_s: float  # compile or warm-up and capture, with the mode's first call
     capture_peak: object = None  # cuda-graphs: MemoryPeak of the capture
     graph: object = None  # keeps the graph (and its memory pool) alive while timed
+    output: object = None  # cuda-graphs: the static output each replay overwrites
+    inputs: tuple = ()  # cuda-graphs: the static inputs each replay reads (kept alive here)
 
 
 class Executor:
@@ -215,7 +217,8 @@ class Executor:
         peak = cuda_peak(capture, str(device))
         graph.replay()
         torch.cuda.synchronize(device)
-        return Runner(graph.replay, None, 0.0, capture_peak=peak, graph=graph), static[0]
+        return Runner(graph.replay, None, 0.0, capture_peak=peak, graph=graph,
+                      output=static[0], inputs=inputs), static[0]
 
 
 def _batch_of(inputs: tuple) -> int:
