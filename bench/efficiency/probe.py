@@ -22,8 +22,10 @@ What is measured (one :class:`Measurement` per number; :func:`to_record` makes a
 | ``latency_ms_b{B}@D`` | ms | the batch-size sweep: median per call at batch B |
 
 ``@D`` is the device type (``cpu``, ``cuda``), followed by ``-bf16``/``-fp16`` under autocast and
-``-cl`` for channels_last: numbers of different devices or precisions never share a key (a
-column). A device that is not present gives records with status ``unavailable`` (value None,
+``-cl`` for channels_last, then the execution mode other than eager (``-graphs``,
+``-compile``, ``-compile-max-autotune``; :mod:`.modes`, ``settings.modes``): numbers of
+different devices, precisions or modes never share a key (a column). Each mode is timed in its
+own worker after its outputs were checked against eager's. A device that is not present gives records with status ``unavailable`` (value None,
 the reason in ``error``); a training-free method (``NoParameters`` module) one record with
 status ``not_applicable``.
 
