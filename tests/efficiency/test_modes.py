@@ -197,3 +197,31 @@ def test_inductor_compile_of_ctat_equals_eager():
     assert runner.check.passed, runner.check.message()
     assert runner.check.max_abs_diff <= tolerance("compile", "fp32")
     assert runner.setup_s > 0
+
+
+def test_report_columns_label_each_mode():
+    from bench.report.columns import column_format
+
+    labels = {key: column_format(key, "ms", None).label for key in (
+        "latency_ms@cuda", "latency_ms@cuda-graphs", "latency_ms@cpu-compile-max-autotune")}
+    assert labels == {"latency_ms@cuda": "Latency cuda",
+                      "latency_ms@cuda-graphs": "Latency cuda-graphs",
+                      "latency_ms@cpu-compile-max-autotune": "Latency cpu-compile-max-autotune"}
+
+
+def test_failed_keys_of_one_mode_share_one_table_line():
+    from bench.records import Record
+    from bench.report.console import efficiency_table
+
+    failed = speed_measurements(Tiny(), "cpu", EfficiencySettings(
+        **FAST, modes=("eager", "compile"), compile_backend=WRONG), mode="compile")
+    base = dict(run_id="r", model="tiny", dataset="market", split="", pairs_sha256="",
+                protocol="efficiency", protocol_version="1", checkpoint="none",
+                checkpoint_sha256=None, reference_bound=False, git_sha="", created="")
+    records = [Record(**base, **record_fields(m)) for m in failed]
+    records.append(Record(**base, **record_fields(measure_module(
+        Tiny(), EfficiencySettings(**{**FAST, "timing": False, "memory": False}))[0])))
+    lines = [line for line in efficiency_table(records).splitlines() if line.startswith("!")]
+    assert len(lines) == 1
+    assert lines[0].startswith("! tiny: efficiency latency_ms@cpu-compile-relu_accuracy")
+    assert "throughput@cpu-compile" in lines[0] and "max |difference|" in lines[0]
