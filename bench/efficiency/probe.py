@@ -494,10 +494,13 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
 
 
 def _failure(mode: str, exc: Exception) -> str:
-    text = f"{type(exc).__name__}: {exc}".strip().splitlines()
-    head = text[0] if text else type(exc).__name__
+    """The error of a failed measurement; a compile or capture error's first line (the rest is
+    a long traceback of the compiler)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if mode == "eager":
+        return text
     where = {"compile": "torch.compile failed: ", "cuda-graphs": "CUDA graph capture failed: "}
-    return where.get(mode, "") + head[:500]
+    return where[mode] + text.strip().splitlines()[0][:500]
 
 
 def _process_groups(device: str, settings: EfficiencySettings,
