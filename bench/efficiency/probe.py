@@ -25,9 +25,9 @@ What is measured (one :class:`Measurement` per number; :func:`to_record` makes a
 ``-cl`` for channels_last, then the execution mode other than eager (``-graphs``,
 ``-compile``, ``-compile-max-autotune``; :mod:`.modes`, ``settings.modes``): numbers of
 different devices, precisions or modes never share a key (a column). Each mode is timed in its
-own worker after its outputs were checked against eager's. A device that is not present gives records with status ``unavailable`` (value None,
-the reason in ``error``); a training-free method (``NoParameters`` module) one record with
-status ``not_applicable``.
+own worker after its outputs were checked against eager's. A device that is not present gives
+records with status ``unavailable`` (value None, the reason in ``error``); a training-free
+method (``NoParameters`` module) one record with status ``not_applicable``.
 
 Isolation: with ``isolation="process"`` (the default) the timing and memory of each model run
 in a fresh Python process (``python -m bench.efficiency.worker``) that rebuilds the model from
