@@ -72,6 +72,7 @@ from bench.models import GENERATORS, ModelSpec
 from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
 from bench.plan import Plan, differences
+from bench.precision import FP32, model_precision, runs_under_autocast
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
 from bench.records import (
@@ -275,6 +276,7 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
             name=name, generator=gen, metrics=metrics, weights=weights,
             reference_bound=bool(getattr(provenance, "reference_bound", False)),
             extra=dict(record_extra()) if callable(record_extra) else {},
+            precision=model_precision(gen, config.precision),
         ))
     lines.extend(f"  {line}" for line in unavailable_summary(reasons))
     for (network, file, sha), names in other.items():
@@ -452,6 +454,10 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
     echo(f"run {run_id}: {len(ctx.plan.pairs)} pairs x {len(ctx.models)} models "
          f"({', '.join(config.models)}), protocol {ctx.protocol.name} v{ctx.protocol.version}"
          f"{procs} -> {run_dir}")
+    autocast_models = [m.name for m in ctx.models if m.precision != FP32]
+    if autocast_models:
+        echo(f"precision: {config.precision} autocast for {', '.join(autocast_models)} "
+             "(generation only; metric networks and the SSIM family stay float32)")
     if done:
         echo(f"resume: {len(done)} of {len(units)} units already complete, {len(todo)} to go")
     if main and todo:
@@ -631,6 +637,7 @@ def merge_run(ctx: RunContext, run_dir: Path, world: World | None = None, *,
                                         saved.labels["checkpoint_sha256"])
                 model.reference_bound = bool(saved.labels["reference_bound"])
                 model.extra = dict(saved.extra)
+                model.precision = saved.labels.get("precision", FP32)
     check_labels(ctx.models, results)
     records_path = run_dir / "records.jsonl"
     records_path.unlink(missing_ok=True)  # derived from the units: written afresh
@@ -687,9 +694,10 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
     model in a fresh process). False if interrupted (what was measured is kept)."""
     from bench.efficiency.probe import EfficiencySettings, measure_generator, record_fields
 
-    settings = EfficiencySettings.for_run(device, config.batch_size)
-    if any(any(True for _ in getattr(r.generator, "module", torch.nn.Module()).parameters())
-           for r in models):
+    # timed in the arithmetic the run generated in (keys @cpu-bf16: their own columns)
+    settings = dataclasses.replace(EfficiencySettings.for_run(device, config.batch_size),
+                                   dtype=config.precision)
+    if any(runs_under_autocast(r.generator) for r in models):
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:
         for run in models:

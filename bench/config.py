@@ -66,6 +66,7 @@ class RunConfig:
     confidence: float = 0.95
     folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
     efficiency: bool = True  # learned models: parameters, MACs, latency, memory (bench.efficiency)
+    precision: str = "fp32"  # generation under autocast: fp32 (none), bf16, fp16 (bench.precision)
 
     def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
         """(model names, folder specs): ``folder:`` entries parsed, registry names canonical."""
@@ -139,6 +140,12 @@ class RunConfig:
             raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.unit_size < 1:
             raise BenchError(f"--unit-size must be at least 1 pair, got {self.unit_size}")
+        from bench.precision import check_precision
+
+        try:
+            check_precision(self.precision)
+        except ValueError as exc:
+            raise BenchError(f"--{exc}") from None
         return dataclasses.replace(
             self,
             models=models,

@@ -27,6 +27,7 @@ from bench.errors import GeneratorOutputError
 from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
 from bench.models.base import Weights
 from bench.plan import Unit
+from bench.precision import FP32, autocast
 from bench.records import KIND_PAIR_ERROR
 from bench.types import Generated, Metric, PairBatch
 from bench.units import ModelUnit, UnitResult
@@ -42,13 +43,18 @@ class ModelRun:
     weights: Weights
     reference_bound: bool
     extra: dict = field(default_factory=dict)  # added to the extra of its metric records
+    precision: str = FP32  # what its generation runs in (bench.precision.model_precision)
 
     @property
     def labels(self) -> dict:
-        """The fields naming this model on every record it gets."""
-        return {"model": self.name, "checkpoint": self.weights.label,
-                "checkpoint_sha256": self.weights.sha256,
-                "reference_bound": self.reference_bound}
+        """The fields naming this model on every record it gets (the precision when not the
+        default: unit files of runs from before the option keep matching)."""
+        labels = {"model": self.name, "checkpoint": self.weights.label,
+                  "checkpoint_sha256": self.weights.sha256,
+                  "reference_bound": self.reference_bound}
+        if self.precision != FP32:
+            labels["precision"] = self.precision
+        return labels
 
     @property
     def pair_keys(self) -> tuple[str, ...]:
@@ -56,9 +62,11 @@ class ModelRun:
         return tuple(k for m in self.metrics if m.per_pair for k in m.result_keys())
 
 
-def generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
+def generate(gen, batch: PairBatch, device: str, precision: str = FP32
+             ) -> torch.Tensor | Generated:
     """Call ``gen.generate`` with what its capability flags allow it to see: the target image
-    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders)."""
+    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders); under
+    autocast at ``precision`` (:mod:`bench.precision`)."""
     src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
     src_kpts = kpts_to_tensor(batch.src_kpts, device)
     tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
@@ -67,7 +75,7 @@ def generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
         kwargs["tgt_img"] = images_to_tensor(batch.tgt_img, device)
     if getattr(gen, "sees_pairs", False):
         kwargs["pairs"] = batch.pairs
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, precision):
         return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
 
 
@@ -163,7 +171,7 @@ class UnitEvaluator:
         h, w = ctx.split.files.size
         shape = (len(batch), h, w, 3)
         try:
-            out = generate(run.generator, batch, ctx.device)
+            out = generate(run.generator, batch, ctx.device, run.precision)
             if isinstance(out, Generated):  # images read, not computed (results folders)
                 check_generated(out, shape)
                 images = out.images
