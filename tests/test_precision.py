@@ -123,3 +123,11 @@ def test_a_regression_report_calls_another_precision_incomparable(tmp_path):
     report = compare_runs(tmp_path / "a", tmp_path / "b")
     change = next(c for c in report.changes if c.key == "ssim")
     assert change.status == INCOMPARABLE and change.why == "generation precision fp32 -> bf16"
+
+
+def test_a_merge_from_the_unit_files_keeps_the_precision(runs):
+    from bench.api import merge
+
+    merged = merge(runs["bf16"].run_dir, progress=False, echo=lambda s: None)
+    assert {r.precision for r in merged.records if r.model == "ctat"} == {"bf16"}
+    assert merged.values[("ctat", "ssim")] == runs["bf16"].values[("ctat", "ssim")]
