@@ -128,9 +128,12 @@ class UnitEvaluator:
                 metric.reset()
             self._models[run.name] = ModelUnit(name=run.name, labels=run.labels,
                                                extra=dict(run.extra), keys=run.pair_keys)
+        # results folders read their own images, and no metric looks at the source image
+        sources = any(not getattr(run.generator, "sees_pairs", False) for run in ctx.models)
         for batch, load_errors in iter_batches(ctx.split, ctx.plan.pairs_of(unit),
                                                ctx.config.batch_size, ctx.config.decode_threads,
-                                               images=not ctx.protocol.gt_from_results):
+                                               images=not ctx.protocol.gt_from_results,
+                                               sources=sources):
             self.step(batch, load_errors)
             on_pairs((len(batch) if batch is not None else 0) + len(load_errors))
         return self.partial(seconds=time.perf_counter() - start)
