@@ -81,6 +81,7 @@ from bench.records import (
     Record,
     RecordWriter,
 )
+from bench.stages import add_stages, describe
 from bench.types import Metric, Pair
 from bench.units import UnitResult, complete_units, read_unit, write_unit
 
@@ -352,8 +353,9 @@ def _env_json(config: RunConfig, world: World | None, results: list[UnitResult] 
             key = (who.get("session"), who.get("rank"))
             entry = ranks.setdefault(key, {k: who.get(k) for k in
                                            ("rank", "world_size", "host", "device", "git_sha",
-                                            "session")} | {"units": []})
+                                            "session")} | {"units": [], "stages": {}})
             entry["units"].append(r.unit.index)
+            entry["stages"] = add_stages([entry["stages"], who.get("stages")])
         env["ranks"] = list(ranks.values())
         shas = sorted({str(r.who.get("git_sha")) for r in results})
         if len(shas) > 1:
@@ -479,6 +481,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
                    desc="pairs" if size == 1 else f"pairs (rank 0: {len(mine)} of {len(todo)} "
                                                    "units)", enabled=progress)
     current = None
+    timed: list[dict] = []  # wall time per stage of the units this process evaluated
     resume_hint = f"python -m bench run --resume {run_dir}"
     try:
         with _terminate_as_interrupt(world):
@@ -487,6 +490,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
                     break  # another rank failed: stop at a unit boundary
                 current = unit
                 result = evaluator.evaluate(unit, on_pairs=bar.update)
+                timed.append(result.who["stages"])
                 write_unit(run_dir, result)
                 current = None
     except KeyboardInterrupt:
@@ -549,6 +553,8 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
     evaluated = sum(len(u) for u in todo)  # by every process
     echo(f"done in {elapsed:.1f} s ({evaluated / max(elapsed, 1e-9):.0f} pairs/s"
          f"{f' over {size} processes' if size > 1 else ''})")
+    if timed:
+        echo(f"  {'' if size == 1 else 'rank 0: '}{describe(add_stages(timed))}")
     return result
 
 

@@ -11,6 +11,10 @@ are those a single process forms (a unit is whole batches), and the random strea
 from the run's seed and the unit's index. So which process evaluates a unit, and which units it
 evaluated before, never changes a value. A pair that cannot be loaded, generated or scored
 becomes an error record of the unit while the rest of the unit completes.
+Generation runs one batch ahead of scoring (:func:`launch`, :class:`Launched`): batch k+1 is
+launched on every model before batch k is scored, so a GPU generates while the host decodes and
+scores; rows and metric updates keep pair order, so the values are those of batch-by-batch
+work. The wall time of each stage (:mod:`bench.stages`) goes into the unit's ``who``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from bench.models.base import Weights
 from bench.plan import Unit
 from bench.precision import FP32, autocast
 from bench.records import KIND_PAIR_ERROR
+from bench.stages import Stages
 from bench.types import Generated, Metric, PairBatch
 from bench.units import ModelUnit, UnitResult
 
@@ -79,6 +84,45 @@ def generate(gen, batch: PairBatch, device: str, precision: str = FP32
         return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
 
 
+#: What a failing generation becomes: an error of each pair of its batch (the run goes on).
+GENERATION_ERRORS = (GeneratorOutputError, RuntimeError, ValueError)
+
+
+class Launched:
+    """One model's generation of one batch, possibly still running on a GPU.
+
+    A CUDA output is copied to pinned host memory without waiting (``non_blocking``), behind an
+    event; :meth:`result` waits for that copy only. Anything else (a CPU tensor, a results
+    folder's :class:`Generated`, the exception generation raised) is ready at once.
+    """
+
+    def __init__(self, out, event=None) -> None:
+        self._out = out
+        self._event = event
+
+    def result(self):
+        if self._event is not None:
+            self._event.synchronize()
+            self._event = None
+        return self._out
+
+
+def launch(gen, batch: PairBatch, device: str, precision: str = FP32) -> Launched:
+    """Start ``gen``'s generation of ``batch`` (:func:`generate`); on a GPU, also the copy of
+    its output back to the host, without waiting for either."""
+    try:
+        out = generate(gen, batch, device, precision)
+    except GENERATION_ERRORS as exc:
+        return Launched(exc)
+    if isinstance(out, torch.Tensor) and out.device.type == "cuda":
+        host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+        host.copy_(out, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        return Launched(host, event)
+    return Launched(out)
+
+
 def check_generated(out: Generated, shape: tuple[int, ...]) -> None:
     """A generator's :class:`Generated` must hold uint8 images (and panels) of ``shape``."""
     for what, arr in (("images", out.images), ("targets", out.targets), ("sources", out.sources)):
@@ -105,6 +149,12 @@ def start_unit(shared: dict) -> None:
             hook()
 
 
+def _pairs_of(item: tuple) -> int:
+    """Pairs of a (batch or None, load errors, ...) item of the loader."""
+    batch, load_errors = item[:2]
+    return (len(batch) if batch is not None else 0) + len(load_errors)
+
+
 class UnitEvaluator:
     """Evaluates units of a run (``context``: config, split, plan, protocol, models, outputs,
     shared metric state, device) into :class:`bench.units.UnitResult`."""
@@ -114,6 +164,7 @@ class UnitEvaluator:
         self.who = dict(who or {})
         self._unit: Unit | None = None
         self._models: dict[str, ModelUnit] = {}
+        self.stages = Stages()
 
     def evaluate(self, unit: Unit, on_pairs: Callable[[int], None] = lambda n: None
                  ) -> UnitResult:
@@ -123,6 +174,7 @@ class UnitEvaluator:
         torch.manual_seed(unit_seed(ctx.config.seed, unit))
         start_unit(ctx.shared)
         self._models = {}
+        self.stages = Stages()
         for run in ctx.models:
             for metric in run.metrics:
                 metric.reset()
@@ -130,19 +182,37 @@ class UnitEvaluator:
                                                extra=dict(run.extra), keys=run.pair_keys)
         # results folders read their own images, and no metric looks at the source image
         sources = any(not getattr(run.generator, "sees_pairs", False) for run in ctx.models)
-        for batch, load_errors in iter_batches(ctx.split, ctx.plan.pairs_of(unit),
-                                               ctx.config.batch_size, ctx.config.decode_threads,
-                                               images=not ctx.protocol.gt_from_results,
-                                               sources=sources):
-            self.step(batch, load_errors)
-            on_pairs((len(batch) if batch is not None else 0) + len(load_errors))
+        batches = iter_batches(ctx.split, ctx.plan.pairs_of(unit), ctx.config.batch_size,
+                               ctx.config.decode_threads,
+                               images=not ctx.protocol.gt_from_results, sources=sources)
+        # One batch in flight: batch k+1's generation is launched before batch k is scored,
+        # so on a GPU the device generates while the host scores (on a CPU: the same work in
+        # the same order per model). Rows and metric updates stay in pair order.
+        waiting: tuple | None = None
+        while True:
+            with self.stages.timed("load"):
+                item = next(batches, None)
+            if item is not None:
+                try:
+                    item = (*item, self.launch(item[0]))
+                except KeyboardInterrupt:  # keep the batch already generated: score it first
+                    if waiting is not None:
+                        self.finish(*waiting)
+                        on_pairs(_pairs_of(waiting))
+                    raise
+            if waiting is not None:
+                self.finish(*waiting)
+                on_pairs(_pairs_of(waiting))
+            if item is None:
+                break
+            waiting = item
         return self.partial(seconds=time.perf_counter() - start)
 
     def partial(self, seconds: float | None = None) -> UnitResult:
         """The unit as far as it got (all of it after :meth:`evaluate`)."""
         for run in self.context.models:
             self._models[run.name].states = {m.name: m.state() for m in run.metrics}
-        who = {**self.who, "seconds": seconds}
+        who = {**self.who, "seconds": seconds, "stages": self.stages.to_dict()}
         return UnitResult(unit=self._unit, config_hash=self.context.plan.config_hash,
                           models=[self._models[r.name] for r in self.context.models], who=who)
 
@@ -157,7 +227,21 @@ class UnitEvaluator:
                        "stage": err.stage, "file": err.file},
             ))
 
-    def step(self, batch: PairBatch | None, load_errors: list[PairError]) -> None:
+    def launch(self, batch: PairBatch | None) -> dict[str, Launched]:
+        """Start every model's generation of ``batch`` (on a GPU it runs on while the host
+        goes on)."""
+        launched = {}
+        if batch is None:
+            return launched
+        for run in self.context.models:
+            with self.stages.timed("generate", run.name):
+                launched[run.name] = launch(run.generator, batch, self.context.device,
+                                            run.precision)
+        return launched
+
+    def finish(self, batch: PairBatch | None, load_errors: list[PairError],
+               launched: dict[str, Launched]) -> None:
+        """Score a launched batch: each model's rows, errors and metric updates."""
         for run in self.context.models:
             self.pair_errors(run, load_errors)
             if load_errors:
@@ -166,15 +250,20 @@ class UnitEvaluator:
                     {i: f"{e.stage}: {e.message}" for i, e in enumerate(load_errors)},
                 )
             if batch is not None:
-                self.step_model(run, batch)
+                with self.stages.timed("generate", run.name):
+                    generated = launched[run.name].result()
+                with self.stages.timed("score", run.name):
+                    self.score(run, batch, generated)
 
-    def step_model(self, run: ModelRun, batch: PairBatch) -> None:
+    def score(self, run: ModelRun, batch: PairBatch, generated) -> None:
         ctx = self.context
         out_unit = self._models[run.name]
         h, w = ctx.split.files.size
         shape = (len(batch), h, w, 3)
         try:
-            out = generate(run.generator, batch, ctx.device, run.precision)
+            if isinstance(generated, Exception):
+                raise generated
+            out = generated
             if isinstance(out, Generated):  # images read, not computed (results folders)
                 check_generated(out, shape)
                 images = out.images
@@ -190,7 +279,7 @@ class UnitEvaluator:
                     f"protocol {ctx.protocol.name} needs the results' own target panels; "
                     f"{run.name} returned none"
                 )
-        except (GeneratorOutputError, RuntimeError, ValueError) as exc:
+        except GENERATION_ERRORS as exc:
             errors = [PairError(p, "generate", f"{type(exc).__name__}: {exc}") for p in batch.pairs]
             self.pair_errors(run, errors)
             out_unit.add_rows(batch.pairs, {},
