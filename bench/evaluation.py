@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,27 +90,39 @@ GENERATION_ERRORS = (GeneratorOutputError, RuntimeError, ValueError)
 
 
 class Launched:
-    """One model's generation of one batch, possibly still running on a GPU.
+    """One model's generation of one batch, possibly still running.
 
     A CUDA output is copied to pinned host memory without waiting (``non_blocking``), behind an
-    event; :meth:`result` waits for that copy only. Anything else (a CPU tensor, a results
-    folder's :class:`Generated`, the exception generation raised) is ready at once.
+    event; a results folder's files are read in a background thread (a future). :meth:`result`
+    waits for that only. Anything else (a CPU tensor, the exception generation raised) is ready
+    at once.
     """
 
-    def __init__(self, out, event=None) -> None:
+    def __init__(self, out=None, event=None, future: Future | None = None) -> None:
         self._out = out
         self._event = event
+        self._future = future
 
     def result(self):
+        if self._future is not None:
+            try:
+                self._out = self._future.result()
+            except GENERATION_ERRORS as exc:
+                self._out = exc
+            self._future = None
         if self._event is not None:
             self._event.synchronize()
             self._event = None
         return self._out
 
 
-def launch(gen, batch: PairBatch, device: str, precision: str = FP32) -> Launched:
-    """Start ``gen``'s generation of ``batch`` (:func:`generate`); on a GPU, also the copy of
-    its output back to the host, without waiting for either."""
+def launch(gen, batch: PairBatch, device: str, precision: str = FP32,
+           reader: ThreadPoolExecutor | None = None) -> Launched:
+    """Start ``gen``'s generation of ``batch`` (:func:`generate`) without waiting for it: on a
+    GPU the copy of its output back to the host is queued too; a results folder
+    (``sees_pairs``) reads its files in ``reader``'s thread when one is given."""
+    if reader is not None and getattr(gen, "sees_pairs", False):
+        return Launched(future=reader.submit(generate, gen, batch, device, precision))
     try:
         out = generate(gen, batch, device, precision)
     except GENERATION_ERRORS as exc:
@@ -165,6 +178,9 @@ class UnitEvaluator:
         self._unit: Unit | None = None
         self._models: dict[str, ModelUnit] = {}
         self.stages = Stages()
+        # results folders read batch k+1's files here while batch k is scored (one thread:
+        # their batches stay in order)
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="results-reader")
 
     def evaluate(self, unit: Unit, on_pairs: Callable[[int], None] = lambda n: None
                  ) -> UnitResult:
@@ -236,7 +252,7 @@ class UnitEvaluator:
         for run in self.context.models:
             with self.stages.timed("generate", run.name):
                 launched[run.name] = launch(run.generator, batch, self.context.device,
-                                            run.precision)
+                                            run.precision, self._reader)
         return launched
 
     def finish(self, batch: PairBatch | None, load_errors: list[PairError],

@@ -91,3 +91,33 @@ def test_on_a_gpu_the_output_comes_back_through_pinned_memory():
     assert host.device.type == "cpu" and host.is_pinned()
     reference = launch(Warp(ModelSpec(name="warp", size=(128, 64))), batch, "cpu").result()
     torch.testing.assert_close(host, reference, rtol=1e-5, atol=1e-5)
+
+
+class _Reading(_Failing):
+    sees_pairs = True
+
+    def __init__(self, exc=None):
+        super().__init__(exc)
+        self.threads: list[str] = []
+
+    def generate(self, src, src_kpts, tgt_kpts, *, pairs):
+        import threading
+
+        self.threads.append(threading.current_thread().name)
+        if self.exc is not None:
+            raise self.exc
+        return len(pairs)
+
+
+def test_a_results_folder_reads_in_the_reader_thread():
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch = _batch(3)
+    with ThreadPoolExecutor(1, thread_name_prefix="results-reader") as reader:
+        gen = _Reading()
+        assert launch(gen, batch, "cpu", reader=reader).result() == 3
+        assert gen.threads[0].startswith("results-reader")
+        error = ValueError("unreadable strip")
+        assert launch(_Reading(error), batch, "cpu", reader=reader).result() is error
+        assert launch(gen, batch, "cpu").result() == 3  # no reader: at once, in this thread
+        assert not gen.threads[1].startswith("results-reader")
