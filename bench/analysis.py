@@ -43,7 +43,7 @@ RECORD_COLUMNS = (
     "run_id", "kind", "model", "metric", "metric_version", "key", "value", *INTERVAL_FIELDS,
     "n", "unit", "higher_is_better", "error", "protocol", "protocol_version", "dataset",
     "split", "pairs_sha256", "checkpoint", "checkpoint_sha256", "reference_bound", "device",
-    "git_sha", "created", "schema", "extra",
+    "precision", "git_sha", "created", "schema", "extra",
 )
 PAIR_COLUMNS = ("run_id", "model", "index", "from", "to", "key", "value", "error")
 

@@ -72,6 +72,7 @@ from bench.models import GENERATORS, ModelSpec
 from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
 from bench.plan import Plan, differences
+from bench.precision import FP32, model_precision, runs_under_autocast
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
 from bench.records import (
@@ -80,6 +81,7 @@ from bench.records import (
     Record,
     RecordWriter,
 )
+from bench.stages import add_stages, describe
 from bench.types import Metric, Pair
 from bench.units import UnitResult, complete_units, read_unit, write_unit
 
@@ -275,6 +277,7 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
             name=name, generator=gen, metrics=metrics, weights=weights,
             reference_bound=bool(getattr(provenance, "reference_bound", False)),
             extra=dict(record_extra()) if callable(record_extra) else {},
+            precision=model_precision(gen, config.precision),
         ))
     lines.extend(f"  {line}" for line in unavailable_summary(reasons))
     for (network, file, sha), names in other.items():
@@ -350,8 +353,9 @@ def _env_json(config: RunConfig, world: World | None, results: list[UnitResult] 
             key = (who.get("session"), who.get("rank"))
             entry = ranks.setdefault(key, {k: who.get(k) for k in
                                            ("rank", "world_size", "host", "device", "git_sha",
-                                            "session")} | {"units": []})
+                                            "session")} | {"units": [], "stages": {}})
             entry["units"].append(r.unit.index)
+            entry["stages"] = add_stages([entry["stages"], who.get("stages")])
         env["ranks"] = list(ranks.values())
         shas = sorted({str(r.who.get("git_sha")) for r in results})
         if len(shas) > 1:
@@ -452,6 +456,10 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
     echo(f"run {run_id}: {len(ctx.plan.pairs)} pairs x {len(ctx.models)} models "
          f"({', '.join(config.models)}), protocol {ctx.protocol.name} v{ctx.protocol.version}"
          f"{procs} -> {run_dir}")
+    autocast_models = [m.name for m in ctx.models if m.precision != FP32]
+    if autocast_models:
+        echo(f"precision: {config.precision} autocast for {', '.join(autocast_models)} "
+             "(generation only; metric networks and the SSIM family stay float32)")
     if done:
         echo(f"resume: {len(done)} of {len(units)} units already complete, {len(todo)} to go")
     if main and todo:
@@ -473,6 +481,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
                    desc="pairs" if size == 1 else f"pairs (rank 0: {len(mine)} of {len(todo)} "
                                                    "units)", enabled=progress)
     current = None
+    timed: list[dict] = []  # wall time per stage of the units this process evaluated
     resume_hint = f"python -m bench run --resume {run_dir}"
     try:
         with _terminate_as_interrupt(world):
@@ -481,6 +490,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
                     break  # another rank failed: stop at a unit boundary
                 current = unit
                 result = evaluator.evaluate(unit, on_pairs=bar.update)
+                timed.append(result.who["stages"])
                 write_unit(run_dir, result)
                 current = None
     except KeyboardInterrupt:
@@ -543,6 +553,8 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
     evaluated = sum(len(u) for u in todo)  # by every process
     echo(f"done in {elapsed:.1f} s ({evaluated / max(elapsed, 1e-9):.0f} pairs/s"
          f"{f' over {size} processes' if size > 1 else ''})")
+    if timed:
+        echo(f"  {'' if size == 1 else 'rank 0: '}{describe(add_stages(timed))}")
     return result
 
 
@@ -631,6 +643,7 @@ def merge_run(ctx: RunContext, run_dir: Path, world: World | None = None, *,
                                         saved.labels["checkpoint_sha256"])
                 model.reference_bound = bool(saved.labels["reference_bound"])
                 model.extra = dict(saved.extra)
+                model.precision = saved.labels.get("precision", FP32)
     check_labels(ctx.models, results)
     records_path = run_dir / "records.jsonl"
     records_path.unlink(missing_ok=True)  # derived from the units: written afresh
@@ -692,12 +705,12 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
         record_fields,
     )
 
-    settings = EfficiencySettings.for_run(
+    # timed in the arithmetic the run generated in (keys @cpu-bf16: their own columns)
+    settings = dataclasses.replace(EfficiencySettings.for_run(
         device, config.batch_size,
         modes=execution_modes(config.efficiency_cuda_graphs, config.efficiency_compile is not None),
-        compile_mode=config.efficiency_compile or "default")
-    if any(any(True for _ in getattr(r.generator, "module", torch.nn.Module()).parameters())
-           for r in models):
+        compile_mode=config.efficiency_compile or "default"), dtype=config.precision)
+    if any(runs_under_autocast(r.generator) for r in models):
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:
         for run in models:

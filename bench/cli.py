@@ -192,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="bootstrap resamples for confidence intervals (0: none)")
     run.add_argument("--confidence", type=_fraction, default=0.95,
                      help="confidence level of the intervals (default 0.95)")
+    run.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32",
+                     help="generation under autocast (opt in; default fp32): the learned "
+                          "models' records and table labels say it, metric networks stay "
+                          "float32 (docs/run.md, Precision)")
     run.add_argument("--quiet", action="store_true", help="no progress display")
     run.add_argument("--no-efficiency", action="store_true",
                      help="skip the learned models' efficiency records (parameters, MACs, "
@@ -459,6 +463,7 @@ _RUN_FIELDS = {
     "keypoints": ("keypoints", tuple), "pose_estimator": ("pose_estimator", None),
     "train_folder": ("train_folder", None), "bootstrap": ("bootstrap", None),
     "confidence": ("confidence", None), "efficiency": ("no_efficiency", lambda v: not v),
+    "precision": ("precision", None),
     "efficiency_cuda_graphs": ("cuda_graphs", None), "efficiency_compile": ("compile", None),
 }
 

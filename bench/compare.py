@@ -323,7 +323,7 @@ class SetLevelJob:
         bar = Progress(total=len(self.pairs), desc="set-level features", enabled=progress)
         try:
             for batch, errors in iter_batches(self.split, self.pairs, self.batch_size,
-                                              self.workers):
+                                              self.workers, sources=False):
                 result.left_out += len(errors)  # a target image unreadable now
                 if batch is not None:
                     for folder, metrics in zip(folders, self.metrics, strict=True):

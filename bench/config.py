@@ -66,6 +66,7 @@ class RunConfig:
     confidence: float = 0.95
     folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
     efficiency: bool = True  # learned models: parameters, MACs, latency, memory (bench.efficiency)
+    precision: str = "fp32"  # generation under autocast: fp32 (none), bf16, fp16 (bench.precision)
     efficiency_cuda_graphs: bool = False  # also time CUDA graph replay (--cuda-graphs)
     efficiency_compile: str | None = None  # also time torch.compile in this mode (--compile)
 
@@ -141,6 +142,13 @@ class RunConfig:
             raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.unit_size < 1:
             raise BenchError(f"--unit-size must be at least 1 pair, got {self.unit_size}")
+        from bench.precision import check_precision
+
+        try:
+            check_precision(self.precision)
+        except ValueError as exc:
+            raise BenchError(f"--{exc}") from None
+
         from bench.efficiency.modes import COMPILE_MODES
 
         if self.efficiency_compile not in (None, *COMPILE_MODES):

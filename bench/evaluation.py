@@ -11,12 +11,17 @@ are those a single process forms (a unit is whole batches), and the random strea
 from the run's seed and the unit's index. So which process evaluates a unit, and which units it
 evaluated before, never changes a value. A pair that cannot be loaded, generated or scored
 becomes an error record of the unit while the rest of the unit completes.
+Generation runs one batch ahead of scoring (:func:`launch`, :class:`Launched`): batch k+1 is
+launched on every model before batch k is scored, so a GPU generates while the host decodes and
+scores; rows and metric updates keep pair order, so the values are those of batch-by-batch
+work. The wall time of each stage (:mod:`bench.stages`) goes into the unit's ``who``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +32,9 @@ from bench.errors import GeneratorOutputError
 from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
 from bench.models.base import Weights
 from bench.plan import Unit
+from bench.precision import FP32, autocast
 from bench.records import KIND_PAIR_ERROR
+from bench.stages import Stages
 from bench.types import Generated, Metric, PairBatch
 from bench.units import ModelUnit, UnitResult
 
@@ -42,13 +49,18 @@ class ModelRun:
     weights: Weights
     reference_bound: bool
     extra: dict = field(default_factory=dict)  # added to the extra of its metric records
+    precision: str = FP32  # what its generation runs in (bench.precision.model_precision)
 
     @property
     def labels(self) -> dict:
-        """The fields naming this model on every record it gets."""
-        return {"model": self.name, "checkpoint": self.weights.label,
-                "checkpoint_sha256": self.weights.sha256,
-                "reference_bound": self.reference_bound}
+        """The fields naming this model on every record it gets (the precision when not the
+        default: unit files of runs from before the option keep matching)."""
+        labels = {"model": self.name, "checkpoint": self.weights.label,
+                  "checkpoint_sha256": self.weights.sha256,
+                  "reference_bound": self.reference_bound}
+        if self.precision != FP32:
+            labels["precision"] = self.precision
+        return labels
 
     @property
     def pair_keys(self) -> tuple[str, ...]:
@@ -56,9 +68,11 @@ class ModelRun:
         return tuple(k for m in self.metrics if m.per_pair for k in m.result_keys())
 
 
-def generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
+def generate(gen, batch: PairBatch, device: str, precision: str = FP32
+             ) -> torch.Tensor | Generated:
     """Call ``gen.generate`` with what its capability flags allow it to see: the target image
-    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders)."""
+    for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders); under
+    autocast at ``precision`` (:mod:`bench.precision`)."""
     src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
     src_kpts = kpts_to_tensor(batch.src_kpts, device)
     tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
@@ -67,8 +81,59 @@ def generate(gen, batch: PairBatch, device: str) -> torch.Tensor | Generated:
         kwargs["tgt_img"] = images_to_tensor(batch.tgt_img, device)
     if getattr(gen, "sees_pairs", False):
         kwargs["pairs"] = batch.pairs
-    with torch.inference_mode():
+    with torch.inference_mode(), autocast(device, precision):
         return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
+
+
+#: What a failing generation becomes: an error of each pair of its batch (the run goes on).
+GENERATION_ERRORS = (GeneratorOutputError, RuntimeError, ValueError)
+
+
+class Launched:
+    """One model's generation of one batch, possibly still running.
+
+    A CUDA output is copied to pinned host memory without waiting (``non_blocking``), behind an
+    event; a results folder's files are read in a background thread (a future). :meth:`result`
+    waits for that only. Anything else (a CPU tensor, the exception generation raised) is ready
+    at once.
+    """
+
+    def __init__(self, out=None, event=None, future: Future | None = None) -> None:
+        self._out = out
+        self._event = event
+        self._future = future
+
+    def result(self):
+        if self._future is not None:
+            try:
+                self._out = self._future.result()
+            except GENERATION_ERRORS as exc:
+                self._out = exc
+            self._future = None
+        if self._event is not None:
+            self._event.synchronize()
+            self._event = None
+        return self._out
+
+
+def launch(gen, batch: PairBatch, device: str, precision: str = FP32,
+           reader: ThreadPoolExecutor | None = None) -> Launched:
+    """Start ``gen``'s generation of ``batch`` (:func:`generate`) without waiting for it: on a
+    GPU the copy of its output back to the host is queued too; a results folder
+    (``sees_pairs``) reads its files in ``reader``'s thread when one is given."""
+    if reader is not None and getattr(gen, "sees_pairs", False):
+        return Launched(future=reader.submit(generate, gen, batch, device, precision))
+    try:
+        out = generate(gen, batch, device, precision)
+    except GENERATION_ERRORS as exc:
+        return Launched(exc)
+    if isinstance(out, torch.Tensor) and out.device.type == "cuda":
+        host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+        host.copy_(out, non_blocking=True)
+        event = torch.cuda.Event()
+        event.record()
+        return Launched(host, event)
+    return Launched(out)
 
 
 def check_generated(out: Generated, shape: tuple[int, ...]) -> None:
@@ -97,6 +162,12 @@ def start_unit(shared: dict) -> None:
             hook()
 
 
+def _pairs_of(item: tuple) -> int:
+    """Pairs of a (batch or None, load errors, ...) item of the loader."""
+    batch, load_errors = item[:2]
+    return (len(batch) if batch is not None else 0) + len(load_errors)
+
+
 class UnitEvaluator:
     """Evaluates units of a run (``context``: config, split, plan, protocol, models, outputs,
     shared metric state, device) into :class:`bench.units.UnitResult`."""
@@ -106,6 +177,10 @@ class UnitEvaluator:
         self.who = dict(who or {})
         self._unit: Unit | None = None
         self._models: dict[str, ModelUnit] = {}
+        self.stages = Stages()
+        # results folders read batch k+1's files here while batch k is scored (one thread:
+        # their batches stay in order)
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="results-reader")
 
     def evaluate(self, unit: Unit, on_pairs: Callable[[int], None] = lambda n: None
                  ) -> UnitResult:
@@ -115,23 +190,45 @@ class UnitEvaluator:
         torch.manual_seed(unit_seed(ctx.config.seed, unit))
         start_unit(ctx.shared)
         self._models = {}
+        self.stages = Stages()
         for run in ctx.models:
             for metric in run.metrics:
                 metric.reset()
             self._models[run.name] = ModelUnit(name=run.name, labels=run.labels,
                                                extra=dict(run.extra), keys=run.pair_keys)
-        for batch, load_errors in iter_batches(ctx.split, ctx.plan.pairs_of(unit),
-                                               ctx.config.batch_size, ctx.config.decode_threads,
-                                               images=not ctx.protocol.gt_from_results):
-            self.step(batch, load_errors)
-            on_pairs((len(batch) if batch is not None else 0) + len(load_errors))
+        # results folders read their own images, and no metric looks at the source image
+        sources = any(not getattr(run.generator, "sees_pairs", False) for run in ctx.models)
+        batches = iter_batches(ctx.split, ctx.plan.pairs_of(unit), ctx.config.batch_size,
+                               ctx.config.decode_threads,
+                               images=not ctx.protocol.gt_from_results, sources=sources)
+        # One batch in flight: batch k+1's generation is launched before batch k is scored,
+        # so on a GPU the device generates while the host scores (on a CPU: the same work in
+        # the same order per model). Rows and metric updates stay in pair order.
+        waiting: tuple | None = None
+        while True:
+            with self.stages.timed("load"):
+                item = next(batches, None)
+            if item is not None:
+                try:
+                    item = (*item, self.launch(item[0]))
+                except KeyboardInterrupt:  # keep the batch already generated: score it first
+                    if waiting is not None:
+                        self.finish(*waiting)
+                        on_pairs(_pairs_of(waiting))
+                    raise
+            if waiting is not None:
+                self.finish(*waiting)
+                on_pairs(_pairs_of(waiting))
+            if item is None:
+                break
+            waiting = item
         return self.partial(seconds=time.perf_counter() - start)
 
     def partial(self, seconds: float | None = None) -> UnitResult:
         """The unit as far as it got (all of it after :meth:`evaluate`)."""
         for run in self.context.models:
             self._models[run.name].states = {m.name: m.state() for m in run.metrics}
-        who = {**self.who, "seconds": seconds}
+        who = {**self.who, "seconds": seconds, "stages": self.stages.to_dict()}
         return UnitResult(unit=self._unit, config_hash=self.context.plan.config_hash,
                           models=[self._models[r.name] for r in self.context.models], who=who)
 
@@ -146,7 +243,21 @@ class UnitEvaluator:
                        "stage": err.stage, "file": err.file},
             ))
 
-    def step(self, batch: PairBatch | None, load_errors: list[PairError]) -> None:
+    def launch(self, batch: PairBatch | None) -> dict[str, Launched]:
+        """Start every model's generation of ``batch`` (on a GPU it runs on while the host
+        goes on)."""
+        launched = {}
+        if batch is None:
+            return launched
+        for run in self.context.models:
+            with self.stages.timed("generate", run.name):
+                launched[run.name] = launch(run.generator, batch, self.context.device,
+                                            run.precision, self._reader)
+        return launched
+
+    def finish(self, batch: PairBatch | None, load_errors: list[PairError],
+               launched: dict[str, Launched]) -> None:
+        """Score a launched batch: each model's rows, errors and metric updates."""
         for run in self.context.models:
             self.pair_errors(run, load_errors)
             if load_errors:
@@ -155,15 +266,20 @@ class UnitEvaluator:
                     {i: f"{e.stage}: {e.message}" for i, e in enumerate(load_errors)},
                 )
             if batch is not None:
-                self.step_model(run, batch)
+                with self.stages.timed("generate", run.name):
+                    generated = launched[run.name].result()
+                with self.stages.timed("score", run.name):
+                    self.score(run, batch, generated)
 
-    def step_model(self, run: ModelRun, batch: PairBatch) -> None:
+    def score(self, run: ModelRun, batch: PairBatch, generated) -> None:
         ctx = self.context
         out_unit = self._models[run.name]
         h, w = ctx.split.files.size
         shape = (len(batch), h, w, 3)
         try:
-            out = generate(run.generator, batch, ctx.device)
+            if isinstance(generated, Exception):
+                raise generated
+            out = generated
             if isinstance(out, Generated):  # images read, not computed (results folders)
                 check_generated(out, shape)
                 images = out.images
@@ -179,7 +295,7 @@ class UnitEvaluator:
                     f"protocol {ctx.protocol.name} needs the results' own target panels; "
                     f"{run.name} returned none"
                 )
-        except (GeneratorOutputError, RuntimeError, ValueError) as exc:
+        except GENERATION_ERRORS as exc:
             errors = [PairError(p, "generate", f"{type(exc).__name__}: {exc}") for p in batch.pairs]
             self.pair_errors(run, errors)
             out_unit.add_rows(batch.pairs, {},

@@ -30,6 +30,9 @@ from bench.types import Pair
 # settings that change no value of a unit: left out of the hash (a resume may change them)
 NOT_HASHED = ("out", "decode_threads", "offline", "stats_cache", "use_cache", "efficiency",
               "efficiency_cuda_graphs", "efficiency_compile")
+#: Settings added after runs were saved: hashed only when set to something other than this
+#: default, so a run folder saved before they existed still resumes and merges.
+HASHED_WHEN_SET = {"precision": "fp32"}
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,8 @@ def unit_pairs(unit_size: int, batch_size: int) -> int:
 def configuration(config: RunConfig, pairs_hash: str, n_pairs: int,
                   image_size: tuple[int, int]) -> dict:
     """What the configuration hash covers (JSON-ready)."""
-    data = {k: v for k, v in config.to_dict().items() if k not in NOT_HASHED}
+    data = {k: v for k, v in config.to_dict().items()
+            if k not in NOT_HASHED and not (k in HASHED_WHEN_SET and v == HASHED_WHEN_SET[k])}
     data.update(pairs_sha256=pairs_hash, n_pairs=n_pairs, image_size=list(image_size),
                 unit_pairs=unit_pairs(config.unit_size, config.batch_size))
     return json.loads(json.dumps(data, default=str))  # as config.json holds it (lists)

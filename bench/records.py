@@ -50,6 +50,9 @@ class Record:
     higher_is_better: bool | None = None
     reference_bound: bool = False  # oracle/source: a bound that calibrates tables
     device: str = "cpu"
+    # the arithmetic of the model's generation: fp32, or autocast bf16 / fp16 (bench.precision);
+    # fp32 for models with no network, whatever the run's --precision
+    precision: str = "fp32"
     git_sha: str = "unknown"
     created: str = ""  # ISO 8601 UTC
     error: str | None = None

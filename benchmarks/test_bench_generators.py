@@ -1,14 +1,15 @@
 """Speed of the learned generators' forward passes (the modules the adapters run), CTAT beside
 PATN and PG2 at the same image resolutions and batch sizes (PG2 runs DeepFashion's 256x176
-images in its original 256x256 frame, as its adapter does).
+images in its original 256x256 frame, as its adapter does), in float32 and under bf16 autocast
+(``--precision bf16``, :mod:`bench.precision`) on the CPU and a GPU.
 
     pytest benchmarks/test_bench_generators.py --benchmark-only -q
     BENCH_DEVICE=cuda pytest benchmarks/test_bench_generators.py --benchmark-only -q   # on a GPU
 
 Each round is one forward pass of a batch under ``torch.inference_mode`` (CUDA rounds end with
 a synchronise). ``extra_info`` carries images per second, the parameter count, fvcore's MACs per
-image, the device, its name and the CPU threads. On a GPU each case also runs in bf16 autocast
-and with channels_last. Untrained weights: speed does not depend on the values. This is the
+image, the device, its name and the CPU threads. On a GPU each case also runs with
+channels_last. Untrained weights: speed does not depend on the values. This is the
 regression signal CI compares on one machine; the measurement protocol (fresh process per
 model, percentiles, memory, sweeps, unavailable GPU columns) is ``python -m bench profile``
 (:mod:`bench.efficiency`).
@@ -26,6 +27,7 @@ from baselines.pg2.adapter import network_size
 from baselines.pg2.network import PG2Config, PG2Generator
 from bench.efficiency.ops import count_ops
 from bench.efficiency.params import count_parameters
+from bench.precision import autocast
 from ctat.config import CTATConfig
 from ctat.network import CTATGenerator
 
@@ -48,7 +50,7 @@ if DEVICE == "cpu":
 
 @pytest.mark.parametrize(("size", "batch"), CASES, ids=lambda v: "x".join(map(str, v)) if isinstance(v, tuple) else f"b{v}")
 @pytest.mark.parametrize("dtype", ["fp32", "bf16", "fp32-cl"] if DEVICE.startswith("cuda")
-                         else ["fp32"])
+                         else ["fp32", "bf16"])
 @pytest.mark.parametrize("network", list(NETWORKS))
 def test_forward(benchmark, network, size, batch, dtype):
     net = NETWORKS[network](size).to(DEVICE).eval()
@@ -56,10 +58,9 @@ def test_forward(benchmark, network, size, batch, dtype):
     if dtype.endswith("-cl"):
         net = net.to(memory_format=torch.channels_last)
         inputs = tuple(t.contiguous(memory_format=torch.channels_last) for t in inputs)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == "bf16")
 
     def forward():
-        with torch.inference_mode(), autocast:
+        with torch.inference_mode(), autocast(DEVICE, dtype.removesuffix("-cl")):
             out = net(*inputs)
         if DEVICE.startswith("cuda"):
             torch.cuda.synchronize()

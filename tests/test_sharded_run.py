@@ -217,16 +217,16 @@ def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path, synthetic_pa
     whole = tmp_path / "whole"
     run(config(whole), progress=False, echo=lambda s: None)
     out = tmp_path / "ctrl-c"
-    original = evaluation.UnitEvaluator.step
+    original = evaluation.UnitEvaluator.finish
     calls = []
 
-    def interrupt(self, batch, errors):
+    def interrupt(self, batch, errors, launched):
         calls.append(1)
         if len(calls) == 5:  # unit 2's first batch
             raise KeyboardInterrupt
-        return original(self, batch, errors)
+        return original(self, batch, errors, launched)
 
-    monkeypatch.setattr(evaluation.UnitEvaluator, "step", interrupt)
+    monkeypatch.setattr(evaluation.UnitEvaluator, "finish", interrupt)
     lines: list[str] = []
     first = run(config(out), progress=False, echo=lines.append)
     assert first.interrupted
@@ -234,7 +234,7 @@ def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path, synthetic_pa
     ssim = next(r for r in first.records if r.key == "ssim" and r.model == "warp")
     assert "interrupted: 8 of 21 pairs evaluated" in ssim.error
     assert sorted(complete_units(out, _plan_of(out))) == [0, 1]
-    monkeypatch.setattr(evaluation.UnitEvaluator, "step", original)
+    monkeypatch.setattr(evaluation.UnitEvaluator, "finish", original)
     again = run(saved_config(out), resume=out, progress=False, echo=lines.append)
     assert not again.interrupted
     assert "resume: 2 of 6 units already complete, 4 to go" in lines

@@ -59,36 +59,62 @@ def read_annotations(path: Path) -> dict[str, np.ndarray]:
             f"{path}:1: expected the header '{ANNOTATION_HEADER}' (PATN annotation format), "
             f"found {found!r}"
         )
+    rows = [(line_no, text, text.split(":")) for line_no, text in enumerate(lines[1:], start=2)
+            if text.strip()]
+    kpts = _fast_keypoints(rows)
+    if kpts is None:  # something is off: parse line by line and say where
+        kpts = _checked_keypoints(path, rows)
     names: dict[str, None] = {}
+    for line_no, text, parts in rows:
+        name = parts[0].strip()
+        if name in names:
+            raise _bad(path, line_no, f"image {name!r} is annotated twice", text)
+        names[name] = None
+    return dict(zip(names, kpts, strict=True))
+
+
+def _fast_keypoints(rows) -> np.ndarray | None:
+    """float32 (N, 18, 2) (x, y) of well-formed rows, parsed as one JSON document; None when
+    any row is not (the line-by-line parse then names it)."""
+    if not rows or any(len(parts) != 3 or not parts[0].strip() for _, _, parts in rows):
+        return None
+    text = ",".join(f"{parts[1]},{parts[2]}" for _, _, parts in rows)
+    if any(word in text for word in ("true", "false", "null", ".", "e", "E", '"')):
+        return None  # JSON that is not plain integers: the checked parse explains
+    try:
+        values = np.asarray(json.loads(f"[{text}]"))
+    except (json.JSONDecodeError, ValueError):  # ValueError: ragged lists
+        return None
+    if values.dtype.kind != "i" or values.shape != (2 * len(rows), NUM_JOINTS):
+        return None
+    ys, xs = values[0::2], values[1::2]
+    if np.any((xs == MISSING) != (ys == MISSING)):
+        return None
+    return np.stack([xs, ys], axis=-1).astype(np.float32)
+
+
+def _checked_keypoints(path: Path, rows) -> np.ndarray:
     columns: list[tuple[list[int], list[int]]] = []  # (xs, ys) per image, in file order
-    for line_no, text in enumerate(lines[1:], start=2):
-        if not text.strip():
-            continue
-        parts = text.split(":")
+    for line_no, text, parts in rows:
         if len(parts) != 3:
             raise _bad(
                 path, line_no, "expected 'name: [18 y values]: [18 x values]' separated by ':'",
                 text,
             )
-        name = parts[0].strip()
         ys = _coords(path, line_no, parts[1], "keypoints_y", text)
         xs = _coords(path, line_no, parts[2], "keypoints_x", text)
-        if not name:
+        if not parts[0].strip():
             raise _bad(path, line_no, "empty image name", text)
-        if name in names:
-            raise _bad(path, line_no, f"image {name!r} is annotated twice", text)
         for joint, (x, y) in enumerate(zip(xs, ys, strict=True)):
             if (x == MISSING) != (y == MISSING):
                 raise _bad(
                     path, line_no, f"joint {joint} has one coordinate -1 and the other not", text
                 )
-        names[name] = None
         columns.append((xs, ys))
     if not columns:
-        return {}
+        return np.empty((0, NUM_JOINTS, 2), np.float32)
     # One conversion for the whole file (per-line arrays cost more than the parsing).
-    kpts = np.asarray(columns).transpose(0, 2, 1).astype(np.float32, order="C")  # (N, 18, 2)
-    return dict(zip(names, kpts, strict=True))
+    return np.asarray(columns).transpose(0, 2, 1).astype(np.float32, order="C")  # (N, 18, 2)
 
 
 def read_pairs(path: Path) -> list[tuple[str, str, int]]:

@@ -6,7 +6,9 @@
 Images are decoded with PIL in a small thread pool (decoding releases the GIL), one batch
 ahead of the consumer, so decoding overlaps with generation and scoring. Memory stays at a
 couple of batches whatever the number of pairs. ``images=False`` streams pairs and keypoints
-only (``src_img``/``tgt_img`` None): a run whose ground truth comes from result strips.
+only (``src_img``/``tgt_img`` None): a run whose ground truth comes from result strips;
+``sources=False`` leaves the source images out (``src_img`` None): a run of results folders
+alone, whose generators read their own files and whose metrics never look at the source.
 """
 
 from __future__ import annotations
@@ -50,14 +52,16 @@ def read_image(path, size: tuple[int, int]) -> np.ndarray:
     return arr
 
 
-def _load_pair(split: Split, pair: Pair, decode: bool = True):
+def _load_pair(split: Split, pair: Pair, names: tuple[bool, bool]):
+    """(source image or None, target image or None) of ``pair``; ``names``: which to decode."""
     problem = split.pair_problem(pair)
     if problem is not None:
         return PairError(pair, "load", problem)
-    if not decode:
-        return None, None
     images = []
-    for name in (pair.src, pair.tgt):
+    for name, wanted in zip((pair.src, pair.tgt), names, strict=True):
+        if not wanted:
+            images.append(None)
+            continue
         path = split.image_path(name)
         try:
             images.append(read_image(path, split.files.size))
@@ -67,8 +71,9 @@ def _load_pair(split: Split, pair: Pair, decode: bool = True):
 
 
 def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor,
-                images: bool = True):
-    loaded = list(pool.map(lambda p: _load_pair(split, p, images), pairs))
+                images: bool = True, sources: bool = True):
+    names = (images and sources, images)
+    loaded = list(pool.map(lambda p: _load_pair(split, p, names), pairs))
     ok = [(p, r) for p, r in zip(pairs, loaded, strict=True) if not isinstance(r, PairError)]
     errors = [r for r in loaded if isinstance(r, PairError)]
     if not ok:
@@ -76,7 +81,7 @@ def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor,
     kp = split.keypoints
     batch = PairBatch(
         pairs=tuple(p for p, _ in ok),
-        src_img=np.stack([r[0] for _, r in ok]) if images else None,
+        src_img=np.stack([r[0] for _, r in ok]) if names[0] else None,
         tgt_img=np.stack([r[1] for _, r in ok]) if images else None,
         src_kpts=np.stack([kp[p.src] for p, _ in ok]).astype(np.float32),
         tgt_kpts=np.stack([kp[p.tgt] for p, _ in ok]).astype(np.float32),
@@ -86,17 +91,17 @@ def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor,
 
 def iter_batches(
     split: Split, pairs: tuple[Pair, ...], batch_size: int = 32, workers: int = 2,
-    images: bool = True,
+    images: bool = True, sources: bool = True,
 ) -> Iterator[tuple[PairBatch | None, list[PairError]]]:
     """Yield ``(batch or None, errors)`` per chunk of ``batch_size`` pairs, in pair order
-    (``images=False``: keypoints only, no image decoded)."""
+    (``images=False``: keypoints only, no image decoded; ``sources=False``: no source image)."""
     chunks = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, ThreadPoolExecutor(1) as ahead:
         pending: Future | None = None
         for i in range(len(chunks)):
             if pending is None:
-                pending = ahead.submit(_load_batch, split, chunks[i], pool, images)
+                pending = ahead.submit(_load_batch, split, chunks[i], pool, images, sources)
             current = pending.result()
-            pending = (ahead.submit(_load_batch, split, chunks[i + 1], pool, images)
+            pending = (ahead.submit(_load_batch, split, chunks[i + 1], pool, images, sources)
                        if i + 1 < len(chunks) else None)
             yield current

@@ -59,6 +59,7 @@ on every record.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -352,14 +353,16 @@ class FolderIndex:
         if not root.is_dir():
             raise FolderError(f"folder:{name}: {root} is a file, not a folder")
         index = cls(root=root)
-        for entry in sorted(root.iterdir()):
+        with os.scandir(root) as found:  # names and types without a stat per file
+            entries = sorted(found, key=lambda e: e.name)
+        for entry in entries:
             if entry.is_dir():
                 index.subfolders.append(entry.name + "/")
                 continue
             index.files.append(entry.name)
             parsed = _stem_and_suffix(entry.name)
             if parsed is not None:
-                index.stems.setdefault(parsed[0], {})[parsed[1]] = entry
+                index.stems.setdefault(parsed[0], {})[parsed[1]] = root / entry.name
         return index
 
     def find(self, pair: Pair) -> tuple[Path, str] | None:
@@ -600,12 +603,10 @@ class FolderModel:
                 raise
         if layout.image_hw != tuple(self.spec.size):  # pragma: no cover - detect_layout ensures it
             raise FolderError(f"folder:{self.name}: panels do not match the dataset frame")
+        paths = [match.files[p.index] for p in pairs if p.index in match.files]
         digest = hashlib.sha256()
-        for pair in pairs:
-            path = match.files.get(pair.index)
-            if path is not None:
-                content = hashlib.sha256(path.read_bytes()).hexdigest()
-                digest.update(f"{path.name} {content}\n".encode())
+        for path, content in zip(paths, _file_hashes(paths), strict=True):
+            digest.update(f"{path.name} {content}\n".encode())
         self.layout, self.match = layout, match
         self.weights = Weights(label=str(self.root), sha256=digest.hexdigest())
         self.provenance = Provenance(paper=f"results folder {self.root}", notes=layout.describe())
@@ -697,3 +698,15 @@ class FolderModel:
                 if sources is not None:
                     sources[i] = source
         return Generated(images=images, problems=problems, targets=targets, sources=sources)
+
+
+def _file_hashes(paths: list[Path], threads: int = 4) -> list[str]:
+    """SHA-256 of each file, in order (reading and hashing release the GIL: a few threads
+    overlap the disk and use the cores)."""
+    def one(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    if len(paths) < 64:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(threads, thread_name_prefix="hash") as pool:
+        return list(pool.map(one, paths))

@@ -27,6 +27,7 @@ import textwrap
 from pathlib import Path
 
 from bench.models.base import UNTRAINED
+from bench.precision import FP32
 from bench.provenance import other_weights_label, other_weights_notes
 from bench.records import (
     KIND_EFFICIENCY,
@@ -37,6 +38,7 @@ from bench.records import (
     Record,
 )
 from bench.report.columns import metric_order
+from bench.report.labels import model_label, precision_note
 from bench.report.reasons import said_once
 
 UNAVAILABLE_MARK = "†"
@@ -79,8 +81,10 @@ def summary_rows(records: list[Record], width: int = WIDTH
     models: dict[str, dict] = {}
     for r in records:
         info = models.setdefault(r.model, {"bound": r.reference_bound, "errors": set(), "n": 0,
-                                           "cells": {}, "untrained": False})
+                                           "cells": {}, "untrained": False, "precision": FP32})
         info["untrained"] |= r.checkpoint == UNTRAINED
+        if r.precision != FP32:
+            info["precision"] = r.precision
         if r.kind in (KIND_METRIC, KIND_UNAVAILABLE):
             first.setdefault(r.key, r)
             info["cells"][r.key] = r
@@ -92,9 +96,8 @@ def summary_rows(records: list[Record], width: int = WIDTH
     models = {m: i for m, i in models.items() if i["cells"]}
     dataset = next((r.dataset for r in records if r.kind == KIND_METRIC), None)
     keys = metric_order(valued, dataset)  # the main metrics first
-    labels = [f"{m} (bound)" if i["bound"] else m for m, i in models.items()]
-    labels = [label + (" (untrained)" if i["untrained"] else "")
-              for label, i in zip(labels, models.values(), strict=True)]
+    labels = [model_label(m, bound=i["bound"], untrained=i["untrained"], precision=i["precision"])
+              for m, i in models.items()]
     tail = [["pairs", *(str(i["n"]) for i in models.values())]]
     if any(i["errors"] for i in models.values()):
         tail.append(["errors", *(str(len(i["errors"])) for i in models.values())])
@@ -167,6 +170,9 @@ def _quality_table(records: list[Record], run_dir: Path | str | None = None) -> 
                      + next(r.error for r in records if r.kind == KIND_METRIC and r.error))
     if any(r.checkpoint == UNTRAINED for r in records):
         notes.append("(untrained): seeded initial weights, not a trained model's numbers")
+    autocast = precision_note(r.precision for r in records)
+    if autocast:
+        notes.append(autocast)
     notes.extend(other_weights_notes(r for r in records if r.kind == KIND_METRIC))
     protocol = next((f"{r.protocol} v{r.protocol_version}" for r in records), None)
     if protocol:

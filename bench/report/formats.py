@@ -29,6 +29,7 @@ import math
 import re
 import unicodedata
 
+from bench.precision import FP32
 from bench.registry import Registry
 from bench.report.reasons import without_locations
 from bench.report.table import (
@@ -63,7 +64,8 @@ def number(value: float, column: Column, infinity: str = "inf") -> str:
 
 @TABLE_FORMATS.register("csv")
 def to_csv(table: Table) -> str:
-    header = ["model", "role", "untrained", "pairs"]
+    autocast = any(row.precision != FP32 for row in table.rows)
+    header = ["model", "role", "untrained", *(["precision"] if autocast else []), "pairs"]
     with_interval = [any(r.cells[j].low is not None for r in table.rows)
                      for j in range(len(table.columns))]
     with_status = [any(r.cells[j].status != OK for r in table.rows)
@@ -86,7 +88,7 @@ def to_csv(table: Table) -> str:
     writer.writerow(header)
     for row in table.rows:
         line = [row.model, "bound" if row.bound else "method", str(row.untrained).lower(),
-                row.n]
+                *([row.precision] if autocast else []), row.n]
         for j, cell in enumerate(row.cells):
             line.append("" if cell.value is None else repr(float(cell.value)))
             if with_interval[j]:

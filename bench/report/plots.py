@@ -27,10 +27,12 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from bench.models.base import UNTRAINED
+from bench.precision import FP32
 from bench.provenance import other_weights_label
 from bench.records import KIND_METRIC, Record
 from bench.registry import Registry
 from bench.report.columns import SWEEP_PREFIX, column_format, device_of
+from bench.report.labels import model_label
 from bench.report.runs import KIND_EFFICIENCY
 
 # Okabe & Ito (2008), "Color Universal Design"; black last
@@ -68,20 +70,24 @@ class _Model:
     untrained: bool
     color: str
     marker: str
+    precision: str = FP32
 
     @property
     def label(self) -> str:
-        return self.name + (" (untrained)" if self.untrained else "")
+        return model_label(self.name, untrained=self.untrained, precision=self.precision)
 
 
 def _models(records: list[Record]) -> dict[str, _Model]:
     names: dict[str, dict] = {}
     for r in records:
-        info = names.setdefault(r.model, {"bound": False, "untrained": False})
+        info = names.setdefault(r.model, {"bound": False, "untrained": False, "precision": FP32})
         info["bound"] |= r.reference_bound
         info["untrained"] |= r.checkpoint == UNTRAINED
+        if r.precision != FP32:
+            info["precision"] = r.precision
     return {m: _Model(m, i["bound"], i["untrained"], PALETTE[k % len(PALETTE)],
-                      MARKERS[k % len(MARKERS)]) for k, (m, i) in enumerate(names.items())}
+                      MARKERS[k % len(MARKERS)], i["precision"])
+            for k, (m, i) in enumerate(names.items())}
 
 
 def _values(records: list[Record], key: str) -> dict[str, Record]:

@@ -15,8 +15,8 @@ Per model and key present in either run, the change and a verdict:
 * **timing** (keys starting with :data:`TIMING_PREFIXES`): compared only when both runs ran on
   the same machine (``env.json``: device name, CPU count, platform), within a relative band
   (default 25%); otherwise *skipped*, with the two machines named. Faster is never a failure;
-* **comparability**: a different pair list (``pairs_sha256``), protocol version or metric version
-  makes the key *incomparable*, a regression; so does a value that disappeared (the key is
+* **comparability**: a different pair list (``pairs_sha256``), protocol version, metric version
+  or generation precision (``--precision``) makes the key *incomparable*, a regression; so does a value that disappeared (the key is
   missing in the candidate, or became an error or unavailable). Keys new in the candidate are
   listed and never fail;
 * **weights**: a value computed with other pretrained files than its counterpart (SHA-256 of
@@ -164,7 +164,8 @@ def _compare(b: Record, c: Record, config: RegressionConfig, same_machine: bool,
     change = dict(common, baseline=bval, candidate=cval)
     for field_, what in (("pairs_sha256", "pair list"), ("protocol", "protocol"),
                          ("protocol_version", "protocol version"),
-                         ("metric_version", "metric version"), ("dataset", "dataset")):
+                         ("metric_version", "metric version"), ("dataset", "dataset"),
+                         ("precision", "generation precision")):
         if getattr(b, field_) != getattr(c, field_):
             return Change(**change, status=INCOMPARABLE,
                           why=f"{what} {getattr(b, field_)} -> {getattr(c, field_)}")

@@ -13,7 +13,7 @@ Rules, each shown in the notes under the table:
 
 * one row per model (``models``: these, in this order); methods first, reference bounds
   (oracle, source) after them in a block of their own; models running untrained weights are
-  labelled ``(untrained)``;
+  labelled ``(untrained)``, models generated under autocast ``(bf16)`` / ``(fp16)``;
 * by default one column per metric with at least one value, in the order the field's tables use
   for the dataset (:func:`bench.report.columns.metric_order`), then the efficiency columns with
   a value, picked by prefix (:mod:`bench.report.columns`); ``metrics`` / ``efficiency`` ask for
@@ -39,6 +39,7 @@ import math
 from dataclasses import dataclass, replace
 
 from bench.models.base import UNTRAINED
+from bench.precision import FP32
 from bench.provenance import (
     other_weights,
     other_weights_label,
@@ -54,6 +55,7 @@ from bench.report.columns import (
     efficiency_column,
     metric_order,
 )
+from bench.report.labels import model_label, precision_note
 from bench.report.reasons import short_reason
 from bench.report.runs import KIND_EFFICIENCY
 from bench.selection import select_models
@@ -122,11 +124,12 @@ class Row:
     untrained: bool
     n: int
     cells: tuple[Cell, ...]
+    precision: str = FP32  # of its generation (bench.precision)
 
     @property
     def label(self) -> str:
-        return self.model + (" (bound)" if self.bound else "") + (
-            " (untrained)" if self.untrained else "")
+        return model_label(self.model, bound=self.bound, untrained=self.untrained,
+                           precision=self.precision)
 
 
 @dataclass(frozen=True)
@@ -287,9 +290,12 @@ def build_table(records: list[Record] | tuple[Record, ...], options: TableOption
     columns = _columns(records, options)
     models: dict[str, dict] = {}
     for r in records:
-        info = models.setdefault(r.model, {"bound": False, "untrained": False, "n": 0, "cells": {}})
+        info = models.setdefault(r.model, {"bound": False, "untrained": False, "n": 0, "cells": {},
+                                           "precision": FP32})
         info["bound"] |= r.reference_bound
         info["untrained"] |= r.checkpoint == UNTRAINED
+        if r.precision != FP32:
+            info["precision"] = r.precision
         if r.kind == KIND_METRIC:
             info["n"] = max(info["n"], r.n)
         if _is_table_key(r, options) is not None:
@@ -298,7 +304,7 @@ def build_table(records: list[Record] | tuple[Record, ...], options: TableOption
     order = [m for m, i in models.items() if not i["bound"]] + [
         m for m, i in models.items() if i["bound"]]
     rows = [Row(model=m, bound=models[m]["bound"], untrained=models[m]["untrained"],
-                n=models[m]["n"],
+                n=models[m]["n"], precision=models[m]["precision"],
                 cells=tuple(_cell(models[m]["cells"].get(c.key), options) for c in columns))
             for m in order]
     shown = {c.key for c in columns}
@@ -385,6 +391,9 @@ def _notes(records, table_records, columns, rows, device_names, left_out) -> lis
                           "copies the input image); it calibrates the table and is not a method."))
     if any(row.untrained for row in rows):
         notes.append(Note("(untrained): seeded initial weights, not a trained model's numbers."))
+    autocast = precision_note(row.precision for row in rows)
+    if autocast:
+        notes.append(Note(autocast + "."))
     notes.extend(Note(text) for text in other_weights_notes(table_records))
     mixed = sorted(_mixed_weights(table_records))
     if mixed:
