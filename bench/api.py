@@ -698,11 +698,18 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
     """Efficiency records of each model after the quality evaluation (:mod:`bench.efficiency`:
     parameters and MACs; latency, throughput and memory with few iterations, each learned
     model in a fresh process). False if interrupted (what was measured is kept)."""
-    from bench.efficiency.probe import EfficiencySettings, measure_generator, record_fields
+    from bench.efficiency.probe import (
+        EfficiencySettings,
+        execution_modes,
+        measure_generator,
+        record_fields,
+    )
 
     # timed in the arithmetic the run generated in (keys @cpu-bf16: their own columns)
-    settings = dataclasses.replace(EfficiencySettings.for_run(device, config.batch_size),
-                                   dtype=config.precision)
+    settings = dataclasses.replace(EfficiencySettings.for_run(
+        device, config.batch_size,
+        modes=execution_modes(config.efficiency_cuda_graphs, config.efficiency_compile is not None),
+        compile_mode=config.efficiency_compile or "default"), dtype=config.precision)
     if any(runs_under_autocast(r.generator) for r in models):
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:

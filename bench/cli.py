@@ -200,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-efficiency", action="store_true",
                      help="skip the learned models' efficiency records (parameters, MACs, "
                           "latency, memory; see `profile`)")
+    _add_mode_arguments(run)
     run.add_argument("--dry-run", action="store_true",
                      help="print the resolved configuration as JSON and exit")
 
@@ -353,6 +354,10 @@ def _add_profile_parser(sub) -> None:
     profile.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32",
                          help="fp32, or autocast to fp16 / bf16")
     profile.add_argument("--channels-last", action="store_true")
+    _add_mode_arguments(profile)
+    profile.add_argument("--compile-backend", default="inductor", metavar="BACKEND",
+                         help="torch.compile's backend (default inductor; 'aot_eager' and "
+                              "'eager' check the plumbing without code generation)")
     profile.add_argument("--batch", type=_positive, default=None,
                          help="throughput batch (default: 4 on the CPU, 32 on a GPU)")
     profile.add_argument("--sweep", type=_batch_list, default=None, metavar="B,B,...",
@@ -388,8 +393,22 @@ def _add_profile_parser(sub) -> None:
     profile.add_argument("--quiet", action="store_true", help="no progress messages")
 
 
+def _add_mode_arguments(parser) -> None:
+    """``--cuda-graphs`` and ``--compile [MODE]`` (``profile`` and ``run``)."""
+    from bench.efficiency.modes import COMPILE_MODES
+
+    parser.add_argument("--cuda-graphs", action="store_true",
+                        help="also time CUDA graph replay (own columns, e.g. latency "
+                             "cuda-graphs; outputs checked equal to eager first)")
+    parser.add_argument("--compile", nargs="?", const="default", default=None,
+                        choices=COMPILE_MODES, metavar="MODE",
+                        help="also time torch.compile(mode=MODE) (default mode: default; "
+                             f"{', '.join(COMPILE_MODES)}); own columns, e.g. latency "
+                             "cpu-compile; outputs checked equal to eager first")
+
+
 def _cmd_profile(args: argparse.Namespace) -> int:
-    from bench.efficiency.probe import EfficiencySettings, profile_models
+    from bench.efficiency.probe import EfficiencySettings, execution_modes, profile_models
     from bench.records import RecordWriter, record_to_json
     from bench.report.console import efficiency_breakdown, efficiency_table
 
@@ -401,6 +420,8 @@ def _cmd_profile(args: argparse.Namespace) -> int:
             threads=args.threads, cudnn_benchmark=not args.no_cudnn_benchmark,
             ops=not args.no_ops, timing=not args.no_timing, memory=not args.no_memory,
             isolation="none" if args.in_process else "process",
+            modes=execution_modes(args.cuda_graphs, args.compile is not None),
+            compile_mode=args.compile or "default", compile_backend=args.compile_backend,
         )
     except ValueError as exc:
         raise BenchError(str(exc)) from None
@@ -443,6 +464,7 @@ _RUN_FIELDS = {
     "train_folder": ("train_folder", None), "bootstrap": ("bootstrap", None),
     "confidence": ("confidence", None), "efficiency": ("no_efficiency", lambda v: not v),
     "precision": ("precision", None),
+    "efficiency_cuda_graphs": ("cuda_graphs", None), "efficiency_compile": ("compile", None),
 }
 
 

@@ -67,6 +67,8 @@ class RunConfig:
     folders: tuple[FolderSpec, ...] = ()  # the results-folder models (folder:NAME=PATH)
     efficiency: bool = True  # learned models: parameters, MACs, latency, memory (bench.efficiency)
     precision: str = "fp32"  # generation under autocast: fp32 (none), bf16, fp16 (bench.precision)
+    efficiency_cuda_graphs: bool = False  # also time CUDA graph replay (--cuda-graphs)
+    efficiency_compile: str | None = None  # also time torch.compile in this mode (--compile)
 
     def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
         """(model names, folder specs): ``folder:`` entries parsed, registry names canonical."""
@@ -146,6 +148,12 @@ class RunConfig:
             check_precision(self.precision)
         except ValueError as exc:
             raise BenchError(f"--{exc}") from None
+
+        from bench.efficiency.modes import COMPILE_MODES
+
+        if self.efficiency_compile not in (None, *COMPILE_MODES):
+            raise BenchError(f"--compile takes one of torch.compile's modes "
+                             f"({', '.join(COMPILE_MODES)}), got {self.efficiency_compile!r}")
         return dataclasses.replace(
             self,
             models=models,

@@ -14,8 +14,8 @@ the same at any world size. The last unit is shorter; no pair is repeated to pad
 The configuration hash covers every setting that changes a value or a file of the units
 (models, checkpoints, dataset, split, pairs and their hash, protocol, metrics, batch and unit
 size, seed, device, weights, ...), and not those that do not (``out``, ``decode_threads``,
-``offline``, ``stats_cache``, ``use_cache``, ``efficiency``). A resumed run must have the same
-hash; :func:`differences` names what changed.
+``offline``, ``stats_cache``, ``use_cache``, ``efficiency`` and its execution modes). A resumed
+run must have the same hash; :func:`differences` names what changed.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from bench.config import RunConfig
 from bench.types import Pair
 
 # settings that change no value of a unit: left out of the hash (a resume may change them)
-NOT_HASHED = ("out", "decode_threads", "offline", "stats_cache", "use_cache", "efficiency")
+NOT_HASHED = ("out", "decode_threads", "offline", "stats_cache", "use_cache", "efficiency",
+              "efficiency_cuda_graphs", "efficiency_compile")
 #: Settings added after runs were saved: hashed only when set to something other than this
 #: default, so a run folder saved before they existed still resumes and merges.
 HASHED_WHEN_SET = {"precision": "fp32"}

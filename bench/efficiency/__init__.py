@@ -22,8 +22,9 @@ model of the project does; no dataset and no weights are needed)::
 Modules: :mod:`.params` (counts per top-level submodule), :mod:`.ops` (fvcore MACs, handles,
 uncounted operators, the cross-check, per-module breakdown), :mod:`.timing` (the latency harness:
 warm-up, synchronised timed calls, injectable clock), :mod:`.memory` (CUDA max allocated, CPU
-peak resident growth), :mod:`.probe` (per-model measurements and records; each model timed in a
-fresh process, :mod:`.worker`). ``bench run`` adds the same records for its models
+peak resident growth), :mod:`.modes` (eager, CUDA graph replay, torch.compile; each checked
+against eager before it is timed), :mod:`.probe` (per-model measurements and records; each
+model and mode timed in a fresh process, :mod:`.worker`). ``bench run`` adds the same records for its models
 (``--no-efficiency`` skips them); see docs/DESIGN.md "Efficiency".
 """
 

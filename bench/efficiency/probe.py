@@ -22,10 +22,12 @@ What is measured (one :class:`Measurement` per number; :func:`to_record` makes a
 | ``latency_ms_b{B}@D`` | ms | the batch-size sweep: median per call at batch B |
 
 ``@D`` is the device type (``cpu``, ``cuda``), followed by ``-bf16``/``-fp16`` under autocast and
-``-cl`` for channels_last: numbers of different devices or precisions never share a key (a
-column). A device that is not present gives records with status ``unavailable`` (value None,
-the reason in ``error``); a training-free method (``NoParameters`` module) one record with
-status ``not_applicable``.
+``-cl`` for channels_last, then the execution mode other than eager (``-graphs``,
+``-compile``, ``-compile-max-autotune``; :mod:`.modes`, ``settings.modes``): numbers of
+different devices, precisions or modes never share a key (a column). Each mode is timed in its
+own worker after its outputs were checked against eager's. A device that is not present gives
+records with status ``unavailable`` (value None, the reason in ``error``); a training-free
+method (``NoParameters`` module) one record with status ``not_applicable``.
 
 Isolation: with ``isolation="process"`` (the default) the timing and memory of each model run
 in a fresh Python process (``python -m bench.efficiency.worker``) that rebuilds the model from
@@ -50,6 +52,15 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from bench.efficiency.modes import (
+    COMPILE_MODES,
+    MODES,
+    Executor,
+    ModeCheckFailed,
+    autocast_cache,
+    mode_suffix,
+    mode_unavailable_reason,
+)
 from bench.models.base import ModelSpec, NoParameters
 
 EFFICIENCY_VERSION = "1"
@@ -94,6 +105,11 @@ class EfficiencySettings:
     isolation: str = "process"
     breakdown_depth: int = 1  # per-module operation counts: levels below the top-level modules
     timeout_s: float | None = None  # per worker process
+    # execution modes, each timed in its own worker (bench.efficiency.modes); eager is the
+    # reference the others are checked against and compared with, so it is always among them
+    modes: tuple[str, ...] = ("eager",)
+    compile_mode: str = "default"  # torch.compile's mode (COMPILE_MODES)
+    compile_backend: str = "inductor"  # torch.compile's backend (tests: "eager", "aot_eager")
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -107,16 +123,24 @@ class EfficiencySettings:
                                  f"got {value}")
         if any(b < 1 for b in self.sweep or ()):
             raise ValueError(f"sweep batch sizes must be >= 1, got {self.sweep}")
+        unknown = [m for m in self.modes if m not in MODES]
+        if unknown or "eager" not in self.modes or len(set(self.modes)) < len(self.modes):
+            raise ValueError(f"modes must be distinct, among {', '.join(MODES)} and include "
+                             f"eager (the reference), got {self.modes}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, "
+                             f"got {self.compile_mode!r}")
 
     @classmethod
-    def for_run(cls, device: str, batch_size: int) -> EfficiencySettings:
+    def for_run(cls, device: str, batch_size: int, modes: tuple[str, ...] = ("eager",),
+                compile_mode: str = "default") -> EfficiencySettings:
         """The light defaults of ``bench run``: a few iterations, no sweep, one fresh process
-        per model (peak memory at batch 1 only)."""
+        per model and mode (peak memory at batch 1 only)."""
         gpu = device.startswith("cuda")
         return cls(devices=(device,), warmup=5 if gpu else 1, iterations=20 if gpu else 5,
                    min_iterations=5 if gpu else 2, budget_s=2.0,
                    throughput_batch=batch_size if gpu else min(batch_size, 4), sweep=(),
-                   throughput_memory=False)
+                   throughput_memory=False, modes=modes, compile_mode=compile_mode)
 
     def for_device(self, device: str) -> dict:
         """The concrete timing parameters on ``device``."""
@@ -140,7 +164,7 @@ class EfficiencySettings:
     @classmethod
     def from_dict(cls, data: dict) -> EfficiencySettings:
         data = dict(data)
-        for key in ("devices", "sweep"):
+        for key in ("devices", "sweep", "modes"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -176,9 +200,24 @@ def device_suffix(device: str, dtype: str = "fp32", channels_last: bool = False)
     return suffix
 
 
-def speed_keys(device: str, settings: EfficiencySettings) -> list[tuple[str, str, str]]:
-    """(key, unit, group) of every speed measurement ``settings`` asks for on ``device``."""
-    at = device_suffix(device, settings.dtype, settings.channels_last)
+def speed_suffix(device: str, settings: EfficiencySettings, mode: str = "eager") -> str:
+    """The key suffix of ``mode`` on ``device``: ``@cpu``, ``@cuda-graphs``,
+    ``@cuda-bf16-compile-max-autotune``."""
+    return (device_suffix(device, settings.dtype, settings.channels_last)
+            + mode_suffix(mode, settings.compile_mode, settings.compile_backend))
+
+
+def execution_modes(cuda_graphs: bool = False, compile: bool = False) -> tuple[str, ...]:
+    """The modes of the command-line flags: eager always, then the ones asked for."""
+    return ("eager",) + (("cuda-graphs",) if cuda_graphs else ()) + (
+        ("compile",) if compile else ())
+
+
+def speed_keys(device: str, settings: EfficiencySettings,
+               mode: str = "eager") -> list[tuple[str, str, str]]:
+    """(key, unit, group) of every speed measurement ``settings`` asks for on ``device`` in
+    execution ``mode``."""
+    at = speed_suffix(device, settings, mode)
     plan = settings.for_device(device)
     keys = []
     if settings.timing:
@@ -318,9 +357,13 @@ TASKS = ("memory_b1", "latency", "sweep", "memory_batch", "throughput")
 
 def speed_measurements(module: nn.Module, device: str, settings: EfficiencySettings,
                        tasks: Iterable[str] = TASKS, isolation: str = "in-process",
-                       clock: Callable[[], float] | None = None) -> list[Measurement]:
-    """Time ``module`` on ``device`` in this process. ``tasks`` (in :data:`TASKS` order): on the
-    CPU, ``memory_*`` are meant to be the first call of a fresh process."""
+                       clock: Callable[[], float] | None = None,
+                       mode: str = "eager") -> list[Measurement]:
+    """Time ``module`` on ``device`` in execution ``mode`` in this process. ``tasks`` (in
+    :data:`TASKS` order): on the CPU, ``memory_*`` are meant to be the first call of a fresh
+    process. A mode other than eager is first checked against eager at batch 1: on a
+    difference, or if it cannot compile or capture, every record is failed and nothing is
+    timed."""
     import time
 
     from bench.efficiency.memory import peak_memory
@@ -334,59 +377,92 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
     if settings.threads is not None:
         torch.set_num_threads(settings.threads)
     plan = settings.for_device(device)
-    at = device_suffix(device, settings.dtype, settings.channels_last)
+    at = speed_suffix(device, settings, mode)
     module = _prepare(module, device, settings)
-    env = {**environment(device, settings), "isolation": isolation}
-    autocast = (torch.autocast(dev.type, dtype=DTYPES[settings.dtype])
+    executor = Executor(module, mode, dtype=settings.dtype, compile_mode=settings.compile_mode,
+                        backend=settings.compile_backend)
+    env = {**environment(device, settings), "isolation": isolation, **executor.describe()}
+    autocast = (torch.autocast(dev.type, dtype=DTYPES[settings.dtype],
+                               cache_enabled=autocast_cache(mode))
                 if settings.dtype != "fp32" else nullcontext())
     sync = (lambda: torch.cuda.synchronize(dev)) if gpu else None
     timer_args = {k: plan[k] for k in ("warmup", "iterations", "min_iterations", "budget_s")}
     out: list[Measurement] = []
     calls = [0]  # forward calls so far in this function (0: the first in a fresh worker)
 
-    def call(inputs):
+    def prepared(batch):
+        """The mode's timed call at ``batch`` (checked against eager) and its extra."""
+        runner = executor.prepare(_inputs(module, batch, device, settings))
+        fn = runner.fn
+
         def forward():
             calls[0] += 1
-            return module(*inputs)
-        return forward
+            return fn()
+        extra = {} if runner.check is None else {"equality_check": runner.check.to_dict(),
+                                                 "setup_s": runner.setup_s}
+        return runner, forward, extra
 
     def timed(batch):
-        inputs = _inputs(module, batch, device, settings)
+        runner, forward, extra = prepared(batch)
         with OtherLoad() as load:
-            t = time_callable(call(inputs), batch=batch, synchronize=sync,
+            t = time_callable(forward, batch=batch, synchronize=sync,
                               clock=clock or time.perf_counter, **timer_args)
-        return t, {"other_processes_cores": load.cores}
+        return t, {"other_processes_cores": load.cores, **extra}
 
     def memory(key, batch, warm):
-        inputs = _inputs(module, batch, device, settings)
-        if warm:  # on a GPU: after the warm-up, so cudnn's algorithm search is not counted
-            for _ in range(plan["warmup"]):
-                call(inputs)()
+        if mode == "compile" and not gpu:
+            out.extend(_blank([(key, "bytes", "memory")], device, "not_applicable",
+                              "not applicable: CPU peak memory is the growth of a fresh "
+                              "process's first call, and under torch.compile that process "
+                              "compiled first", env))
+            return
+        runner, forward, extra = prepared(batch)
         before = calls[0]
-        peak = peak_memory(call(inputs), device)
+        if mode == "cuda-graphs":  # replays allocate nothing: the capture sized the pool
+            peak, method = runner.capture_peak, ("CUDA max_memory_allocated during the graph's "
+                                                 "capture above the allocation before it (the "
+                                                 "graph's private pool, reused by replays)")
+        else:
+            if warm:  # on a GPU: after the warm-up, so cudnn's algorithm search is not counted
+                for _ in range(plan["warmup"]):
+                    forward()
+            before = calls[0]
+            peak = peak_memory(forward, device)
+            method = peak.method
         out.append(Measurement(key, None if peak.bytes is None else float(peak.bytes), "bytes",
                                "memory", device=device, extra={
-                                   **env, "batch": batch, "method": peak.method,
+                                   **env, **extra, "batch": batch, "method": method,
                                    "baseline_bytes": peak.baseline_bytes,
                                    "calls_before": before}))
 
     def guarded(keys, fn):
         try:
             fn()
-        except (RuntimeError, ValueError) as exc:  # e.g. out of memory at a large batch
+        except ModeCheckFailed as exc:
+            out.extend(_blank(keys, device, "failed", str(exc),
+                              {**env, "equality_check": exc.check.to_dict()}))
+        except Exception as exc:  # out of memory at a large batch; a compile or capture error
             if gpu:
                 torch.cuda.empty_cache()
-            out.extend(_blank(keys, device, "failed", f"{type(exc).__name__}: {exc}", env))
+            out.extend(_blank(keys, device, "failed", _failure(mode, exc), env))
 
     with torch.inference_mode(), autocast:
+        if mode != "eager":
+            every = [k for k in speed_keys(device, settings, mode)
+                     if _task_of(k[0], k[2]) in tasks]
+            first = []
+            guarded(every, lambda: first.append(prepared(1)[0].setup_s))
+            if out:  # the mode does not compute what eager computes, or does not run
+                return out
+            env["first_setup_s"] = first[0]  # compilation or warm-up and capture, and the call
         for task in tasks:
             if task == "memory_b1":
                 guarded([(f"peak_memory{at}", "bytes", "memory")],
                         lambda: memory(f"peak_memory{at}", 1, warm=gpu))
             elif task == "latency":
                 def latency():
-                    t, load = timed(1)
-                    extra = {**env, **t.summary_ms(), **load}
+                    t, more = timed(1)
+                    extra = {**env, **t.summary_ms(), **more}
                     for key, value in (("latency_ms", t.median), ("latency_p90_ms", t.p90),
                                        ("latency_min_ms", t.min)):
                         out.append(Measurement(f"{key}{at}", 1e3 * value, "ms", "latency",
@@ -396,10 +472,10 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
             elif task == "sweep":
                 for b in plan["sweep"]:
                     def sweep(b=b):
-                        t, load = timed(b)
+                        t, more = timed(b)
                         out.append(Measurement(
                             f"latency_ms_b{b}{at}", 1e3 * t.median, "ms", "sweep", device=device,
-                            extra={**env, **t.summary_ms(), **load,
+                            extra={**env, **t.summary_ms(), **more,
                                    "ms_per_image": 1e3 * t.median / b,
                                    "images_per_s": t.images_per_s}))
                     guarded([(f"latency_ms_b{b}{at}", "ms", "sweep")], sweep)
@@ -409,17 +485,28 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
                         lambda b=b: memory(f"peak_memory_b{b}{at}", b, warm=gpu))
             elif task == "throughput":
                 def throughput():
-                    t, load = timed(plan["throughput_batch"])
+                    t, more = timed(plan["throughput_batch"])
                     out.append(Measurement(f"throughput{at}", t.images_per_s, "images/s",
                                            "throughput", higher_is_better=True, device=device,
-                                           extra={**env, **t.summary_ms(), **load}))
+                                           extra={**env, **t.summary_ms(), **more}))
                 guarded([(f"throughput{at}", "images/s", "throughput")], throughput)
     return out
 
 
-def _process_groups(device: str, settings: EfficiencySettings) -> list[list[str]]:
-    """Which tasks share a fresh process: on the CPU each memory figure needs the first call
-    of its own process; on a GPU one process does everything."""
+def _failure(mode: str, exc: Exception) -> str:
+    """The error of a failed measurement; a compile or capture error's first line (the rest is
+    a long traceback of the compiler)."""
+    text = f"{type(exc).__name__}: {exc}"
+    if mode == "eager":
+        return text
+    where = {"compile": "torch.compile failed: ", "cuda-graphs": "CUDA graph capture failed: "}
+    return where[mode] + text.strip().splitlines()[0][:500]
+
+
+def _process_groups(device: str, settings: EfficiencySettings,
+                    mode: str = "eager") -> list[list[str]]:
+    """Which tasks share a fresh process: on the CPU each eager memory figure needs the first
+    call of its own process; on a GPU, and in the other modes, one process does everything."""
     tasks = []
     if settings.timing:
         tasks += ["latency", "sweep", "throughput"]
@@ -427,7 +514,7 @@ def _process_groups(device: str, settings: EfficiencySettings) -> list[list[str]
         tasks += ["memory_b1", "memory_batch"] if settings.throughput_memory else ["memory_b1"]
     if not tasks:
         return []
-    if torch.device(device).type == "cuda" or "memory_batch" not in tasks:
+    if torch.device(device).type == "cuda" or "memory_batch" not in tasks or mode != "eager":
         return [[t for t in TASKS if t in tasks]]
     first = [t for t in TASKS if t in tasks and t in ("memory_b1", "latency", "sweep")]
     second = [t for t in TASKS if t in tasks and t in ("memory_batch", "throughput")]
@@ -456,17 +543,17 @@ def _worker_env() -> dict:
 
 
 def run_worker(spec: ModelSpec, device: str, settings: EfficiencySettings,
-               tasks: list[str]) -> list[Measurement]:
-    """The tasks in a fresh process (``python -m bench.efficiency.worker``)."""
+               tasks: list[str], mode: str = "eager") -> list[Measurement]:
+    """The tasks in execution ``mode`` in a fresh process (``python -m bench.efficiency.worker``)."""
     job = {"spec": spec_to_dict(dataclasses.replace(spec, device=device)), "device": device,
-           "settings": settings.to_dict(), "tasks": tasks}
+           "settings": settings.to_dict(), "tasks": tasks, "mode": mode}
     proc = subprocess.run(
         [sys.executable, "-m", "bench.efficiency.worker"], input=json.dumps(job),
         capture_output=True, text=True, env=_worker_env(), timeout=settings.timeout_s,
     )
     if proc.returncode != 0:
         tail = (proc.stderr or "").strip().splitlines()[-3:]
-        raise RuntimeError(f"efficiency worker for {spec.name} on {device} failed "
+        raise RuntimeError(f"efficiency worker for {spec.name} on {device} ({mode}) failed "
                            f"(exit {proc.returncode}): {' | '.join(tail) or 'no output'}")
     return [Measurement.from_dict(m) for m in json.loads(proc.stdout)["measurements"]]
 
@@ -498,33 +585,35 @@ def measure_module(module: nn.Module, settings: EfficiencySettings, *, name: str
     if not callable(getattr(module, "example_inputs", None)):
         return out
     for device in settings.devices:
-        keys = speed_keys(device, settings)
-        reason = cuda_unavailable_reason(device)
-        if reason:
-            out += _blank(keys, device, "unavailable", reason)
-            continue
-        groups = _process_groups(device, settings)
-        isolate = settings.isolation == "process" and spec is not None
-        for tasks in groups:
-            echo(f"  {name or type(module).__name__}: {', '.join(tasks)} on {device}"
-                 + (" (fresh process)" if isolate else ""))
-            done = {m.key for m in out}
-            try:
-                if isolate:
-                    out += run_worker(spec, device, settings, tasks)
-                else:
-                    out += speed_measurements(module, device, settings, tasks,
-                                              isolation="in-process")
-            except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-                out += [m for m in _blank(keys, device, "failed", str(exc))
-                        if m.key not in done and _task_of(m) in tasks]
+        for mode in settings.modes:
+            keys = speed_keys(device, settings, mode)
+            reason = cuda_unavailable_reason(device) or mode_unavailable_reason(mode, device)
+            if reason:
+                out += _blank(keys, device, "unavailable", reason, {"execution_mode": mode})
+                continue
+            isolate = settings.isolation == "process" and spec is not None
+            for tasks in _process_groups(device, settings, mode):
+                echo(f"  {name or type(module).__name__}: {', '.join(tasks)} on {device}"
+                     + ("" if mode == "eager" else f", {mode}")
+                     + (" (fresh process)" if isolate else ""))
+                done = {m.key for m in out}
+                try:
+                    if isolate:
+                        out += run_worker(spec, device, settings, tasks, mode)
+                    else:
+                        out += speed_measurements(module, device, settings, tasks,
+                                                  isolation="in-process", mode=mode)
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                    out += [m for m in _blank(keys, device, "failed", str(exc),
+                                              {"execution_mode": mode})
+                            if m.key not in done and _task_of(m.key, m.group) in tasks]
     return out
 
 
-def _task_of(m: Measurement) -> str:
-    if m.group == "memory":
-        return "memory_b1" if m.key.startswith("peak_memory@") else "memory_batch"
-    return {"latency": "latency", "sweep": "sweep", "throughput": "throughput"}[m.group]
+def _task_of(key: str, group: str) -> str:
+    if group == "memory":
+        return "memory_b1" if key.startswith("peak_memory@") else "memory_batch"
+    return {"latency": "latency", "sweep": "sweep", "throughput": "throughput"}[group]
 
 
 def measure_generator(name: str, generator, settings: EfficiencySettings,

@@ -1,9 +1,10 @@
 """A fresh process that times one model: ``python -m bench.efficiency.worker`` (JSON on stdin).
 
-Started by :func:`bench.efficiency.probe.run_worker`; not meant to be run by hand. The job::
+Started by :func:`bench.efficiency.probe.run_worker` (one per model, device and execution mode);
+not meant to be run by hand. The job::
 
     {"spec": {ModelSpec fields}, "device": "cpu", "settings": {EfficiencySettings fields},
-     "tasks": ["memory_b1", "latency", "sweep"]}
+     "tasks": ["memory_b1", "latency", "sweep"], "mode": "eager"}
 
 It rebuilds the model from the registry (the same adapter and weights as the caller), runs the
 tasks and prints ``{"measurements": [...]}`` as the only line on stdout (anything the model
@@ -37,7 +38,8 @@ def main() -> int:
         module = GENERATORS.get(spec.name)(spec).module
         measurements = speed_measurements(
             module, job["device"], settings, job["tasks"],
-            isolation="fresh process per model (python -m bench.efficiency.worker)")
+            isolation="fresh process per model (python -m bench.efficiency.worker)",
+            mode=job.get("mode", "eager"))
     stdout.write(json.dumps({"measurements": [m.to_dict() for m in measurements]}) + "\n")
     stdout.flush()
     return 0

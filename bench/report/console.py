@@ -258,10 +258,13 @@ def efficiency_table(records: list[Record], failures: bool = True) -> str:
     if not_applicable:
         lines.append(f"efficiency not applicable to {', '.join(not_applicable)} "
                      "(training-free: no network to count or time)")
-    failed = [r for r in records if failures and r.kind == KIND_MODEL_ERROR
-              and (r.error or "").startswith("efficiency")]
-    for r in failed:
-        lines.append(f"! {r.model}: {r.error}")
+    failed: dict[tuple[str, str], list[str]] = {}  # (model, reason) -> keys, one line each
+    for r in records:
+        if failures and r.kind == KIND_MODEL_ERROR and (r.error or "").startswith("efficiency"):
+            reason = r.error.removeprefix(f"efficiency {r.key}: ")
+            failed.setdefault((r.model, reason), []).append(r.key)
+    for (model, reason), keys in failed.items():
+        lines.append(f"! {model}: efficiency {', '.join(keys)}: {reason}")
     return "\n".join(lines)
 
 
@@ -330,6 +333,7 @@ def _efficiency_notes(measured: dict[str, dict[str, Record]]) -> list[str]:
             + f"; {x.get('warmup')} warm-up and {span} timed calls; {x.get('isolation')}"
             + (f"; load average {x['load_average']:.2f} on {x.get('cpu_count')} CPUs"
                if x.get("load_average") is not None else ""))
+        notes += _mode_notes(measured)
         others = [r.extra.get("other_processes_cores") for recs in measured.values()
                   for k, r in recs.items() if r.value is not None and "@cpu" in k
                   and r.extra.get("other_processes_cores") is not None]
@@ -338,6 +342,32 @@ def _efficiency_notes(measured: dict[str, dict[str, Record]]) -> list[str]:
                 f"warning: other processes kept up to {max(others):.1f} of "
                 f"{x.get('cpu_count')} CPU cores busy while the CPU was timed: CPU figures may be "
                 "inflated (extra.other_processes_cores per record); rerun on a quiet machine")
+    return notes
+
+
+def _mode_notes(measured: dict[str, dict[str, Record]]) -> list[str]:
+    """One line per column of an execution mode other than eager: what ran, the check against
+    eager (largest difference per model, the tolerance) and the compile or capture seconds."""
+    notes = []
+    columns: dict[str, list[tuple[str, Record]]] = {}
+    for model, recs in measured.items():
+        for key, r in recs.items():
+            if (key.startswith("latency_ms@") and r.value is not None
+                    and r.extra.get("execution_mode", "eager") != "eager"):
+                columns.setdefault(_device_part(key)[1], []).append((model, r))
+    for column, rows in columns.items():
+        x = rows[0][1].extra
+        what = ("CUDA graph replay" if x["execution_mode"] == "cuda-graphs" else
+                f"torch.compile (mode {x.get('compile_mode')}, backend "
+                f"{x.get('compile_backend')}, static shapes)")
+        diffs = "; ".join(f"{m} {r.extra['equality_check']['max_abs_diff']:.1e}"
+                          for m, r in rows if r.extra.get("equality_check"))
+        setup = "; ".join(f"{m} {r.extra['first_setup_s']:.1f} s" for m, r in rows
+                          if r.extra.get("first_setup_s") is not None)
+        notes.append(f"{column}: {what}; outputs checked against eager before timing, max "
+                     f"|difference| {diffs} (tolerance {x.get('tolerance'):g}); "
+                     f"{'capture' if x['execution_mode'] == 'cuda-graphs' else 'compile'} "
+                     f"and first call at batch 1: {setup}")
     return notes
 
 

@@ -74,3 +74,48 @@ def test_bad_resolution_is_an_argument_error(capsys):
         main(["profile", "--resolution", "128by64"])
     assert exc.value.code == 2
     assert "expected HxW" in capsys.readouterr().err
+
+
+def test_mode_flags_parse():
+    from bench.cli import build_parser
+
+    parser = build_parser()
+    plain = parser.parse_args(["profile"])
+    assert (plain.cuda_graphs, plain.compile, plain.compile_backend) == (False, None, "inductor")
+    args = parser.parse_args(["profile", "--cuda-graphs", "--compile"])
+    assert args.cuda_graphs and args.compile == "default"
+    assert parser.parse_args(["profile", "--compile", "max-autotune"]).compile == "max-autotune"
+    assert parser.parse_args(["run", "--compile", "reduce-overhead"]).compile == "reduce-overhead"
+
+
+def test_bad_compile_mode_is_an_argument_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "--compile", "fastest"])
+    assert exc.value.code == 2
+    assert "invalid choice: 'fastest'" in capsys.readouterr().err
+
+
+def test_mode_flags_reach_the_records_and_the_table(capsys, tmp_path):
+    out = tmp_path / "eff.jsonl"
+    code = main(["profile", "--models", "ctat", "--resolution", "32x16", "--device", "cpu",
+                 "--cuda-graphs", "--compile", "--compile-backend", "eager", "--no-ops",
+                 "--no-memory", "--sweep", "none", "--out", str(out), *FAST])
+    assert code == 0
+    text = capsys.readouterr().out
+    records = {r.key: r for r in (Record(**json.loads(line))
+                                  for line in out.read_text().splitlines())}
+    lat = records["latency_ms@cpu-compile-eager"]
+    assert lat.value > 0 and lat.extra["execution_mode"] == "compile"
+    assert (lat.extra["compile_mode"], lat.extra["compile_backend"]) == ("default", "eager")
+    assert lat.extra["equality_check"]["passed"]
+    assert records["latency_ms@cpu"].extra["execution_mode"] == "eager"
+    assert records["latency_ms@cpu-graphs"].extra["status"] == "unavailable"
+    header = text.splitlines()[1]
+    for column in ("latency cpu (ms)", "latency cpu-graphs (ms)",
+                   "latency cpu-compile-eager (ms)", "images/s cpu-compile-eager"):
+        assert column in header
+    row = next(line for line in text.splitlines() if line.startswith("ctat "))
+    assert row.count("unavailable") == 2  # the cpu-graphs latency and images/s
+    assert ("cpu-compile-eager: torch.compile (mode default, backend eager, static "
+            "shapes); outputs checked against eager before timing, max |difference| ctat") in text
+    assert "unavailable columns: CUDA graphs need a CUDA device" in text

@@ -15,9 +15,9 @@ from bench.report.console import summary_table
 _FOR_RUN = probe.EfficiencySettings.for_run
 
 
-def _fast_for_run(device, batch_size):
-    return dataclasses.replace(_FOR_RUN(device, batch_size), isolation="none", iterations=2,
-                               warmup=0, min_iterations=1)
+def _fast_for_run(device, batch_size, **modes):
+    return dataclasses.replace(_FOR_RUN(device, batch_size, **modes), isolation="none",
+                               iterations=2, warmup=0, min_iterations=1)
 
 
 def test_run_writes_efficiency_records(synthetic_parent, tmp_path, monkeypatch):
@@ -57,3 +57,32 @@ def test_run_times_each_learned_model_in_a_fresh_process(synthetic_parent, tmp_p
                  "--metrics", "ssim", "--bootstrap", "0", "--out", str(out), "--quiet"]) == 0
     lat = next(r for r in read_records(out / "records.jsonl") if r.key == "latency_ms@cpu")
     assert lat.value > 0 and lat.extra["isolation"].startswith("fresh process")
+
+
+def _compile_for_run(device, batch_size, **modes):
+    return dataclasses.replace(_fast_for_run(device, batch_size, **modes),
+                               compile_backend="eager")
+
+
+def test_run_mode_flags_reach_the_efficiency_records(synthetic_parent, tmp_path, monkeypatch):
+    from bench.cli import _run_config, build_parser
+    from bench.plan import NOT_HASHED
+
+    args = build_parser().parse_args(["run", "--models", "ctat", "--cuda-graphs", "--compile"])
+    args.argv = None
+    config = _run_config(args)
+    assert (config.efficiency_cuda_graphs, config.efficiency_compile) == (True, "default")
+    assert {"efficiency_cuda_graphs", "efficiency_compile"} <= set(NOT_HASHED)
+
+    monkeypatch.setattr(probe.EfficiencySettings, "for_run", staticmethod(_compile_for_run))
+    result = run(dataclasses.replace(config, data_root=synthetic_parent, limit=2,
+                                     metrics=("ssim",), bootstrap=0, out=tmp_path / "run"),
+                 progress=False, echo=lambda s: None)
+    eff = {r.key: r for r in read_records(result.run_dir / "records.jsonl")
+           if r.kind == KIND_EFFICIENCY and r.model == "ctat"}
+    lat = eff["latency_ms@cpu-compile-eager"]
+    assert lat.value > 0 and lat.extra["execution_mode"] == "compile"
+    assert lat.extra["equality_check"]["passed"]
+    assert eff["latency_ms@cpu-graphs"].extra["status"] == "unavailable"
+    assert eff["latency_ms@cpu"].extra["execution_mode"] == "eager"
+    assert "latency cpu-compile-eager (ms)" in summary_table(result.records)
