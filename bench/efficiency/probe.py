@@ -62,9 +62,9 @@ from bench.efficiency.modes import (
     mode_unavailable_reason,
 )
 from bench.models.base import ModelSpec, NoParameters
+from bench.precision import DTYPES
 
 EFFICIENCY_VERSION = "1"
-DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 ISOLATIONS = ("process", "none")
 
 #: Published sizes and speeds (PROTOCOL.md 2.2, DeepFashion table; hardware not stated), with
