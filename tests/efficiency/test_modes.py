@@ -9,7 +9,7 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from test_probe import Tiny  # the learned module with example_inputs of the probe tests
 
 from bench.efficiency.modes import (
     EqualityCheck,
@@ -31,20 +31,6 @@ from bench.efficiency.probe import (
 )
 from bench.models import ModelSpec
 from bench.records import KIND_EFFICIENCY, KIND_MODEL_ERROR
-
-
-class Tiny(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 4, 3, padding=1)
-        self.head = nn.Conv2d(4, 3, 1)
-
-    def forward(self, x):
-        return torch.tanh(self.head(torch.relu(self.conv(x))))
-
-    def example_inputs(self, batch=1, device="cpu"):
-        return (torch.rand(batch, 3, 8, 8, device=device),)
-
 
 FAST = dict(warmup=1, iterations=2, min_iterations=1, throughput_batch=2, sweep=(2,),
             isolation="none", ops=False)
