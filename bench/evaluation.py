@@ -11,6 +11,7 @@ are those a single process forms (a unit is whole batches), and the random strea
 from the run's seed and the unit's index. So which process evaluates a unit, and which units it
 evaluated before, never changes a value. A pair that cannot be loaded, generated or scored
 becomes an error record of the unit while the rest of the unit completes.
+
 Generation runs one batch ahead of scoring (:func:`launch`, :class:`Launched`): batch k+1 is
 launched on every model before batch k is scored, so a GPU generates while the host decodes and
 scores; rows and metric updates keep pair order, so the values are those of batch-by-batch
