@@ -267,3 +267,43 @@ def test_sees_pairs_is_a_capability_not_a_name(market_folder, tmp_path):
         GENERATORS.unregister("pair-aware")
     assert [p.index for p in _PairAware.seen] == list(range(10))
     assert result.values[("pair-aware", "ssim")] == result.values[("source", "ssim")]
+
+
+# -- decoding result files ---------------------------------------------------------------------
+def _pil_rgb(data: bytes) -> np.ndarray:
+    import io
+
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def test_published_result_pngs_decode_to_what_pil_gives(shared_data):
+    from bench.models.folder import decode_rgb, plain_rgb_png
+
+    files = sorted((shared_data / "published-samples").rglob("*.png"))
+    assert len(files) == 200
+    for path in files:
+        data = path.read_bytes()
+        assert plain_rgb_png(data)  # the fast decoder's case: 8-bit RGB
+        np.testing.assert_array_equal(decode_rgb(data), _pil_rgb(data), err_msg=str(path))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "I;16", "JPEG"])
+def test_every_kind_of_file_decodes_as_pil_decodes_it(tmp_path, mode):
+    import io
+
+    from bench.models.folder import decode_rgb, plain_rgb_png
+
+    rng = np.random.default_rng(7)
+    rgb = Image.fromarray(rng.integers(0, 256, (33, 17, 3), dtype=np.uint8))
+    image = {"RGBA": lambda: rgb.convert("RGBA"), "L": lambda: rgb.convert("L"),
+             "P": lambda: rgb.convert("P"),
+             "I;16": lambda: Image.fromarray(rng.integers(0, 65535, (33, 17), dtype=np.uint16))
+             }.get(mode, lambda: rgb)()
+    buf = io.BytesIO()
+    image.save(buf, "JPEG" if mode == "JPEG" else "PNG")
+    data = buf.getvalue()
+    assert plain_rgb_png(data) == (mode == "RGB")
+    np.testing.assert_array_equal(decode_rgb(data), _pil_rgb(data))
+    with pytest.raises(OSError):  # a damaged file: PIL's error, whichever decoder was tried
+        decode_rgb(data[: len(data) // 2])
