@@ -72,7 +72,7 @@ from bench.models import GENERATORS, ModelSpec
 from bench.models.base import UNTRAINED, Weights
 from bench.outputs import RunOutputs, prepare_run_dir
 from bench.plan import Plan, differences
-from bench.precision import FP32, model_precision, runs_under_autocast
+from bench.precision import FP32, has_network, model_precision
 from bench.progress import Progress
 from bench.protocols import PROTOCOLS, Protocol
 from bench.records import (
@@ -710,7 +710,7 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
         device, config.batch_size,
         modes=execution_modes(config.efficiency_cuda_graphs, config.efficiency_compile is not None),
         compile_mode=config.efficiency_compile or "default"), dtype=config.precision)
-    if any(runs_under_autocast(r.generator) for r in models):
+    if any(has_network(r.generator) for r in models):
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:
         for run in models:

@@ -2,7 +2,7 @@
 
     python -m bench run --models ctat,pg2,patn --precision bf16
 
-    from bench.precision import autocast, runs_under_autocast
+    from bench.precision import autocast, model_precision
     with autocast("cpu", "bf16"):              # torch.autocast; a no-op context for fp32
         fake = generator.generate(src, src_kpts, tgt_kpts)
 
@@ -42,12 +42,12 @@ def autocast(device: str, precision: str) -> AbstractContextManager:
     return torch.autocast(torch.device(device).type, dtype=DTYPES[precision])
 
 
-def runs_under_autocast(generator) -> bool:
-    """Whether ``generator`` has a network autocast can change (learned parameters)."""
+def has_network(generator) -> bool:
+    """Whether ``generator`` runs a network with learned parameters (what autocast changes)."""
     module = getattr(generator, "module", None)
     return isinstance(module, torch.nn.Module) and any(True for _ in module.parameters())
 
 
 def model_precision(generator, precision: str) -> str:
     """The precision a model's generation runs in under a run's ``precision``."""
-    return precision if runs_under_autocast(generator) else FP32
+    return precision if has_network(generator) else FP32
