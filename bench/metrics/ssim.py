@@ -28,15 +28,12 @@ Usage::
 A generated image with a single value has data range 0: its SSIM is undefined (0/0 in the
 original). Such a pair gets NaN, is left out of the mean, and is counted in ``n_undefined``.
 
-How it is computed (the filtering is half of the work, the elementwise maps the rest): every
-image channel gives four maps (x, y, x^2 + y^2, x*y), laid out (row, pair, channel, column);
-the separable reflect-mode Gaussian is applied as two banded matrix products per map, with the
-reflect boundary folded into the matrices and only the outputs that survive the 5-pixel crop
-computed: the row pass multiplies the maps from the left, the column pass multiplies their
-contiguous lines from the right, so no operand is ever transposed. Images are divided by their data range first, so the SSIM constants are the
-scalars K1^2 and K2^2 (same value, rounding aside). Work proceeds in chunks of a few pairs with
-preallocated per-thread buffers; all arithmetic is float64 (the variances are differences of
-large numbers), and results agree with scipy/scikit-image to ~1e-14.
+How it is computed: :mod:`bench.metrics.ssim_kernel` (compiled with Numba, run without the
+GIL) does each pair in float64, the separable reflect-mode window applied to the four maps
+x, y, x^2 + y^2, x*y along rows then columns at the outputs that survive the crop only; images
+are divided by their data range first, so the SSIM constants are the scalars K1^2 and K2^2
+(same value, rounding aside). Results agree with scipy/scikit-image to ~1e-14. ``threads``
+share a batch's pairs.
 
 The engine also serves the SSIMs of the GFLA-lineage scripts (:mod:`bench.gfla.reconstruction`):
 other sigmas and tap counts, scikit-image's 51-px box window (``window="box"``) with its sample
@@ -54,33 +51,22 @@ import numpy as np
 
 from bench.metrics.base import PerPairMean
 from bench.metrics.masks import pose_masks
+from bench.metrics.ssim_kernel import K1, K2, mean_ssim_pairs  # noqa: F401 (K1, K2 re-exported)
 from bench.types import PairBatch
 
-K1, K2 = 0.01, 0.03
 SIGMA = 1.5
 WIN_SIZE = 11  # skimage's win_size with gaussian_weights=True (both versions): crop (11-1)//2
 LEGACY_TRUNCATE = 4.0  # scipy.ndimage.gaussian_filter default, used by scikit-image 0.14.2
 MODERN_TRUNCATE = 3.5  # scikit-image >= 0.15
-ROW_BLOCK, COL_BLOCK = 8, 14  # outputs per banded block of the row / column pass (measured)
-CHUNK_BYTES = 2 * 2**20  # float64 maps per chunk (keeps the matrix products in cache)
-# OpenBLAS runs a product with m*n*k above 65536 * 4 on all cores; spinning worker threads are
-# very slow when another process holds a core, so every product here stays below that size.
-MAX_MNK = 200_000
 
 
-# -- the Gaussian as banded matrices ---------------------------------------------------------
+# -- windows -----------------------------------------------------------------------------------
 def gaussian_weights(sigma: float, truncate: float) -> np.ndarray:
     """The 1-D kernel of ``scipy.ndimage.gaussian_filter1d`` (radius ``int(truncate*sigma+.5)``)."""
     radius = int(truncate * sigma + 0.5)
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-0.5 / (sigma * sigma) * x * x)
     return w / w.sum()
-
-
-def reflect_index(i: np.ndarray, n: int) -> np.ndarray:
-    """scipy.ndimage 'reflect' (d c b a | a b c d | d c b a) for any integer index."""
-    i = np.mod(i, 2 * n)
-    return np.where(i >= n, 2 * n - 1 - i, i)
 
 
 def box_weights(size: int) -> np.ndarray:
@@ -90,30 +76,6 @@ def box_weights(size: int) -> np.ndarray:
     return np.full(size, 1.0 / size)
 
 
-def filter_matrix(n: int, weights: np.ndarray, crop: int) -> np.ndarray:
-    """(n - 2 crop, n) matrix: the signal filtered with the odd-length ``weights`` (correlation,
-    reflect boundary) on [crop, n - crop), from the whole signal."""
-    w = np.asarray(weights, dtype=np.float64)
-    radius = len(w) // 2
-    out = np.arange(crop, n - crop)
-    g = np.zeros((len(out), n))
-    rows = np.arange(len(out))
-    for k in range(-radius, radius + 1):
-        np.add.at(g, (rows, reflect_index(out + k, n)), w[k + radius])
-    return g
-
-
-def banded_blocks(g: np.ndarray, block: int) -> list[tuple[int, int, int, int, np.ndarray]]:
-    """Split a banded matrix into (out0, out1, in0, in1, dense block) row blocks."""
-    res = []
-    for o0 in range(0, g.shape[0], block):
-        o1 = min(o0 + block, g.shape[0])
-        cols = np.flatnonzero(np.any(g[o0:o1] != 0, axis=0))
-        i0, i1 = int(cols[0]), int(cols[-1]) + 1
-        res.append((o0, o1, i0, i1, np.ascontiguousarray(g[o0:o1, i0:i1])))
-    return res
-
-
 class SSIMEngine:
     """Batched mean SSIM for one image size and window (see the module docstring)::
 
@@ -121,8 +83,8 @@ class SSIMEngine:
         legacy, fixed = engine.mean_ssim(ref, gen, ["generated", 255.0], masks=None)
 
     returns, for each data range, the per-pair mean SSIM; the filtering is shared between the
-    data ranges. ``threads`` > 1 scores chunks of pairs in parallel (numpy releases the GIL);
-    results do not depend on it nor on how pairs are batched.
+    data ranges. ``threads`` > 1 scores shares of the pairs in parallel (the kernel runs
+    without the GIL); results depend neither on it nor on how pairs are batched.
 
     The window is scikit-image's: ``window="gaussian"`` (``sigma``, taps ``truncate``) or
     ``"box"`` (``uniform_filter(size=win_size)``); the SSIM map is cropped by
@@ -159,13 +121,12 @@ class SSIMEngine:
         self.size, self.channels = (h, w), channels
         self.sigma, self.truncate, self.crop = sigma, truncate, (win_size - 1) // 2
         self.out_h, self.out_w = h - 2 * self.crop, w - 2 * self.crop
-        self._rows = banded_blocks(filter_matrix(h, weights, self.crop), ROW_BLOCK)
-        # Column blocks transposed: the maps' lines multiply them from the left.
-        self._cols = [(o0, o1, i0, i1, np.ascontiguousarray(g.T)) for o0, o1, i0, i1, g
-                      in banded_blocks(filter_matrix(w, weights, self.crop), COL_BLOCK)]
-        self.chunk = max(1, CHUNK_BYTES // (4 * channels * h * w * 8))
+        self.weights = weights
         self.threads = max(1, int(threads))
-        self._local = threading.local()
+        # what the kernel reads for "no table" and "no masks"
+        self._table = np.arange(256, dtype=np.float64) if levels is None else levels
+        self._fallback = 255.0 if levels is None else float(levels[255] - levels[0])
+        self._no_masks = np.zeros((1, 1, 1), dtype=np.uint8)
 
     # -- public ------------------------------------------------------------------------------
     def mean_ssim(self, ref: np.ndarray, gen: np.ndarray, ranges=("generated",),
@@ -175,156 +136,56 @@ class SSIMEngine:
         range (a number or per-pair values). ``masks`` (N, H, W) bool multiply both images.
         A data range of 0 gives NaN for that pair.
         """
+        h, w = self.size
+        shape = (ref.shape[0], h, w, self.channels) if ref.ndim == 4 else None
+        for what, arr in (("reference", ref), ("generated", gen)):
+            if arr.dtype != np.uint8 or arr.shape != shape:
+                raise ValueError(f"{what} images must be uint8 {shape or '(N, H, W, C)'} for "
+                                 f"this engine, found {arr.dtype} {arr.shape}")
         n = ref.shape[0]
-        specs = []
-        for r in ranges:
+        table = np.empty((n, len(ranges)))
+        for k, r in enumerate(ranges):
             if isinstance(r, str):
                 if r != "generated":
                     raise ValueError(f"a data range is 'generated' or a number, found {r!r}")
-                specs.append(None)
+                table[:, k] = np.nan
             else:
-                specs.append(np.broadcast_to(np.asarray(r, dtype=np.float64), (n,)))
-        out = [np.empty(n) for _ in specs]
-        starts = range(0, n, self.chunk)
+                values = np.broadcast_to(np.asarray(r, dtype=np.float64), (n,))
+                if np.isnan(values).any():
+                    raise ValueError("a data range must be a number, found NaN")
+                table[:, k] = values
+        if masks is None:
+            mask_codes = self._no_masks
+        else:
+            if masks.shape != (n, h, w):
+                raise ValueError(f"masks must be (N, H, W) = {(n, h, w)}, found {masks.shape}")
+            mask_codes = np.ascontiguousarray(masks, dtype=bool).view(np.uint8)
+        ref_lines = np.ascontiguousarray(ref).reshape(n, h, w * self.channels)
+        gen_lines = np.ascontiguousarray(gen).reshape(n, h, w * self.channels)
+        out = np.empty((n, len(ranges)))
 
-        def run(s: int) -> None:
-            e = min(s + self.chunk, n)
-            vals = self._chunk(ref[s:e], gen[s:e],
-                               [None if sp is None else sp[s:e] for sp in specs],
-                               None if masks is None else masks[s:e])
-            for o, v in zip(out, vals, strict=True):
-                o[s:e] = v
+        def run(s: int, e: int) -> None:
+            if e > s:
+                mean_ssim_pairs(ref_lines[s:e], gen_lines[s:e], self.channels,
+                                mask_codes if masks is None else mask_codes[s:e],
+                                masks is not None, self._table, self.levels is not None,
+                                self.weights, self.crop, self.cov_norm, table[s:e],
+                                self._fallback, out[s:e])
 
-        def run_all(share) -> None:
-            for s in share:
-                run(s)
-
-        if self.threads > 1 and len(starts) > 1:
-            # One contiguous share of chunks per thread; the calling thread takes the first
-            # (few hand-offs: each one costs the GIL and a wake-up).
-            k = min(self.threads, len(starts))
-            shares = [starts[i * len(starts) // k:(i + 1) * len(starts) // k] for i in range(k)]
-            pending = [_pool(self.threads - 1).submit(run_all, share) for share in shares[1:]]
+        k = min(self.threads, n)
+        if k > 1:
+            # One contiguous share of pairs per thread; the calling thread takes the first.
+            bounds = [i * n // k for i in range(k + 1)]
+            pending = [_pool(self.threads - 1).submit(run, bounds[i], bounds[i + 1])
+                       for i in range(1, k)]
             try:
-                run_all(shares[0])
+                run(bounds[0], bounds[1])
             finally:
                 for job in pending:
                     job.result()
         else:
-            run_all(starts)
-        return out
-
-    # -- internals ---------------------------------------------------------------------------
-    def _buffers(self, n: int):
-        buf = getattr(self._local, "buf", None)
-        if buf is None or buf[0] != n:
-            h, w = self.size
-            c = self.channels
-            lines = self.out_h * n * c
-            u8 = np.empty((2, h, n, c, w), dtype=np.uint8)
-            x = np.empty((4, h, n, c, w))
-            y1 = np.empty((4, self.out_h, n * c * w))
-            z = np.empty((4, lines, self.out_w))
-            tmp = np.empty((2, lines, self.out_w))
-            # Banded blocks, each split into ranges that keep the products small.
-            rows = [(blk, _spans(n * c * w, blk[4].size)) for blk in self._rows]
-            cols = [(blk, _spans(lines, blk[4].size)) for blk in self._cols]
-            buf = (n, u8, x, y1, z, tmp, rows, cols)
-            self._local.buf = buf
-        return buf[1:]
-
-    def _chunk(self, ref, gen, ranges, masks):
-        n = ref.shape[0]
-        h, w = self.size
-        c = self.channels
-        u8, x, y1, z, tmp, row_plan, col_plan = self._buffers(n)
-        # Images laid out (row, pair, channel, column), masked there (cheap broadcast).
-        np.copyto(u8[0], ref.transpose(1, 0, 3, 2))
-        np.copyto(u8[1], gen.transpose(1, 0, 3, 2))
-        if masks is not None:
-            np.multiply(u8, masks.transpose(1, 0, 2)[:, :, None, :], out=u8)
-        levels = self.levels
-        if any(r is None for r in ranges):
-            per_pair = u8[1].transpose(1, 0, 2, 3).reshape(n, -1)  # a small copy, fast to reduce
-            hi, lo = per_pair.max(axis=1), per_pair.min(axis=1)
-            gen_range = (hi.astype(np.float64) - lo if levels is None
-                         else levels[hi] - levels[lo])
-            ranges = [gen_range if r is None else r for r in ranges]
-        # Images are scaled by 1 / (data range of the first list); 255 (or the levels' full
-        # range) where it is undefined.
-        fallback = 255.0 if levels is None else float(levels[255] - levels[0])
-        base = np.where(ranges[0] > 0, ranges[0], fallback)
-        # Maps x, y, x^2 + y^2, x*y (codes converted, then scaled: two same-type passes are
-        # faster than one mixed-type product, and round the same).
-        if levels is None:
-            np.copyto(x[:2], u8)
-            x[:2] *= (1.0 / base)[:, None, None]
-        else:
-            np.take(levels, u8, out=x[:2])
-            if np.any(base != 1.0):
-                x[:2] *= (1.0 / base)[:, None, None]
-        np.multiply(x[0], x[0], out=x[2])
-        np.multiply(x[1], x[1], out=x[3])
-        x[2] += x[3]
-        np.multiply(x[0], x[1], out=x[3])
-        # Rows: y1[k, r, (n, c, w)] = sum_i Gh[r, i] x[k, i, (n, c, w)]  (all four maps at once).
-        planes = x.reshape(4, h, n * c * w)
-        for (o0, o1, i0, i1, g), spans in row_plan:
-            for a, b in spans:
-                np.matmul(g, planes[:, i0:i1, a:b], out=y1[:, o0:o1, a:b])
-        # Columns: z[k, (r, n, c), j] = sum_i y1[k, (r, n, c), i] Gw[j, i]  (blocks of j).
-        lines = y1.reshape(4, -1, w)
-        for (o0, o1, i0, i1, g), spans in col_plan:
-            for a, b in spans:
-                np.matmul(lines[:, a:b, i0:i1], g, out=z[:, a:b, o0:o1])
-        return self._ssim_sums(z, tmp, base, ranges, n, c)
-
-    def _ssim_sums(self, z, tmp, base, ranges, n, c):
-        ux, uy, s, p = z  # each ((out_h, n, c), out_w)
-        t, q = tmp
-        np.multiply(ux, uy, out=t)  # ux*uy
-        np.multiply(ux, ux, out=q)
-        np.multiply(uy, uy, out=ux)
-        q += ux  # ux^2 + uy^2
-        s -= q  # var_x + var_y
-        p -= t  # cov_xy
-        if self.cov_norm != 1.0:
-            s *= self.cov_norm
-            p *= self.cov_norm
-        pixels = self.out_h * self.out_w
-        results = []
-        for i, r in enumerate(ranges):
-            last = i == len(ranges) - 1
-            a, b, d, e = (t, q, ux, uy) if last else (t.copy(), q.copy(), ux, uy)
-            # SSIM = (2t + C1)(2cov + C2) / ((q + C1)(v + C2)) with C = (K r / base)^2 on the
-            # scaled images; an undefined range (r <= 0) is computed with r = base, then NaN.
-            ratio = np.where(r > 0, r, base) / base
-            ratio = np.repeat(ratio * ratio, c)
-            if np.all(ratio == 1.0):
-                c1, c2 = K1 * K1, K2 * K2
-            else:  # one constant per (pair, channel) line
-                c1 = np.tile((K1 * K1) * ratio, self.out_h)[:, None]
-                c2 = np.tile((K2 * K2) * ratio, self.out_h)[:, None]
-            np.add(a, np.multiply(c1, 0.5), out=a)
-            np.add(p, np.multiply(c2, 0.5), out=d)
-            a *= d  # numerator / 4
-            np.add(b, c1, out=b)
-            np.add(s, c2, out=e)
-            b *= e  # denominator
-            a /= b
-            # Sums along the map's rows (contiguous), then over rows: an order that does not
-            # depend on how many pairs share the chunk.
-            sums = a.sum(axis=1).reshape(self.out_h, n * c).sum(axis=0) * 4.0
-            values = sums.reshape(n, c).mean(axis=1) / pixels
-            values[~(r > 0)] = np.nan
-            results.append(values)
-        return results
-
-
-def _spans(n: int, block_size: int) -> list[tuple[int, int]]:
-    """Column ranges keeping each product (block_size * columns) below MAX_MNK."""
-    step = max(1, MAX_MNK // block_size)
-    return [(a, min(a + step, n)) for a in range(0, n, step)]
+            run(0, n)
+        return [out[:, k].copy() for k in range(len(ranges))]
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
