@@ -18,7 +18,9 @@ the order of operations of the numpy engine it replaced (the values agree to ~1e
    the rows then along the columns, only at the outputs inside the ``crop``. Map by map, so the
    lines the window slides over stay in the first-level cache. Lines are W*C interleaved: a
    vertical tap is a whole line and a horizontal tap a shift by C, so every inner loop runs
-   over contiguous memory (and vectorises);
+   over contiguous memory (and vectorises). Masked pairs skip what is exactly zero: along the
+   rows only the columns some mask keeps within the window, along the columns only the
+   outputs whose window meets them (the results are the same bits);
 4. for each data range r: ``(t + C1/2)(cov + C2/2) / ((q + C1)(var + C2))`` with
    C = (K r / base)^2, t = ux*uy, q = ux^2 + uy^2; summed along each output row, then over the
    rows, times 4, averaged over the channels and divided by the pixels. NaN where r <= 0.
@@ -67,6 +69,13 @@ def mean_ssim_pairs(ref, gen, channels, masks, use_masks, levels, use_levels, we
     line = np.empty(pw * c)
     vals = np.empty(owc)
     grow = np.empty(wc, dtype=np.uint8)
+    # Where masking leaves zeros (code 0 -> 0.0), the maps' filtered values are exact zeros
+    # without computing them: per input row, the columns [first, last] the mask keeps.
+    zeros_outside = use_masks and (not use_levels or levels[0] == 0.0)
+    row_first = np.zeros(h, dtype=np.int64)
+    row_last = np.full(h, w - 1, dtype=np.int64)
+    out_first = np.empty(oh, dtype=np.int64)
+    out_last = np.empty(oh, dtype=np.int64)
     src_row = np.empty((oh, t), dtype=np.int64)
     for r in range(oh):
         for k in range(t):
@@ -84,9 +93,16 @@ def mean_ssim_pairs(ref, gen, channels, masks, use_masks, levels, use_levels, we
             ri, gi = ref[q, i], gen[q, i]
             if use_masks:
                 mi = masks[q, i]
+                first, last = w, -1
                 for j in range(w):
                     for ch in range(c):
                         grow[j * c + ch] = mi[j]
+                    if mi[j]:
+                        last = j
+                        if first == w:
+                            first = j
+                if zeros_outside:
+                    row_first[i], row_last[i] = first, last
                 for m in range(wc):
                     cx[m] = ri[m] * grow[m]
                 for m in range(wc):
@@ -126,46 +142,67 @@ def mean_ssim_pairs(ref, gen, channels, masks, use_masks, levels, use_levels, we
                 si[m] = xi[m] * xi[m] + yi[m] * yi[m]
             for m in range(wc):
                 pi[m] = xi[m] * yi[m]
-        # 3. filtering, map by map
+        # 3. filtering, map by map; along the rows only over the columns some mask keeps in the
+        # window (elsewhere the result is 0.0 either way)
+        for r in range(oh):
+            first, last = w, -1
+            for k in range(t):
+                first = min(first, row_first[src_row[r, k]])
+                last = max(last, row_last[src_row[r, k]])
+            out_first[r], out_last[r] = first * c, (last + 1) * c
         core = line[rad * c:(rad + w) * c]
         for mi in range(4):
             src_map, dst = maps[mi], filt[mi]
             for r in range(oh):
                 core[:] = 0.0
+                a, b = out_first[r], out_last[r]
+                if b <= a:
+                    dst[r, :] = 0.0
+                    continue
+                part = core[a:b]
                 k = 0
                 while k + 4 <= t:  # four taps per pass: fewer loads and stores per product
                     w0, w1, w2, w3 = weights[k], weights[k + 1], weights[k + 2], weights[k + 3]
-                    s0, s1 = src_map[src_row[r, k]], src_map[src_row[r, k + 1]]
-                    s2, s3 = src_map[src_row[r, k + 2]], src_map[src_row[r, k + 3]]
-                    for m in range(wc):
-                        core[m] += w0 * s0[m] + w1 * s1[m] + w2 * s2[m] + w3 * s3[m]
+                    s0, s1 = src_map[src_row[r, k]][a:b], src_map[src_row[r, k + 1]][a:b]
+                    s2, s3 = src_map[src_row[r, k + 2]][a:b], src_map[src_row[r, k + 3]][a:b]
+                    for m in range(b - a):
+                        part[m] += w0 * s0[m] + w1 * s1[m] + w2 * s2[m] + w3 * s3[m]
                     k += 4
                 while k < t:
-                    wk, s0 = weights[k], src_map[src_row[r, k]]
-                    for m in range(wc):
-                        core[m] += wk * s0[m]
+                    wk, s0 = weights[k], src_map[src_row[r, k]][a:b]
+                    for m in range(b - a):
+                        part[m] += wk * s0[m]
                     k += 1
                 for j in range(rad):
                     for jj in (j, pw - 1 - j):
                         sj = (rad + pad_src[jj]) * c
                         for ch in range(c):
                             line[jj * c + ch] = line[sj + ch]
+                # along the columns: only the outputs whose window meets [first, last] when no
+                # reflected copy of a kept column enters the padding
+                j0, j1 = 0, ow
+                first, last = a // c, b // c - 1
+                if first >= rad and last <= w - 1 - rad:
+                    j0 = max(0, rad + first - crop - t + 1)
+                    j1 = min(ow, rad + last - crop + 1)
                 out_row = dst[r]
                 out_row[:] = 0.0
+                part = out_row[j0 * c:j1 * c]
+                n_out = (j1 - j0) * c
                 k = 0
                 while k + 4 <= t:
                     w0, w1, w2, w3 = weights[k], weights[k + 1], weights[k + 2], weights[k + 3]
-                    o = (crop + k) * c
-                    s0, s1 = line[o:o + owc], line[o + c:o + c + owc]
-                    s2, s3 = line[o + 2 * c:o + 2 * c + owc], line[o + 3 * c:o + 3 * c + owc]
-                    for m in range(owc):
-                        out_row[m] += w0 * s0[m] + w1 * s1[m] + w2 * s2[m] + w3 * s3[m]
+                    o = (crop + k + j0) * c
+                    s0, s1 = line[o:o + n_out], line[o + c:o + c + n_out]
+                    s2, s3 = line[o + 2 * c:o + 2 * c + n_out], line[o + 3 * c:o + 3 * c + n_out]
+                    for m in range(n_out):
+                        part[m] += w0 * s0[m] + w1 * s1[m] + w2 * s2[m] + w3 * s3[m]
                     k += 4
                 while k < t:
-                    wk, o = weights[k], (crop + k) * c
-                    s0 = line[o:o + owc]
-                    for m in range(owc):
-                        out_row[m] += wk * s0[m]
+                    wk, o = weights[k], (crop + k + j0) * c
+                    s0 = line[o:o + n_out]
+                    for m in range(n_out):
+                        part[m] += wk * s0[m]
                     k += 1
         # 4. the SSIM map's sums, per data range
         for k in range(nr):

@@ -77,6 +77,26 @@ def make_batch(tgt: np.ndarray, kpts: np.ndarray | None = None) -> PairBatch:
     )
 
 
+def test_masks_of_any_extent_match_reference(market_strips):
+    """The engine skips what masking makes exactly zero: masks that are empty, touch a border,
+    are a sliver or cover everything give the reference's values all the same."""
+    _, tgt, gen, _ = market_strips
+    h, w = 128, 64
+    masks = np.zeros((8, h, w), dtype=bool)
+    masks[1] = True                                   # everything
+    masks[2, 40:90, 20:44] = True                     # inside, away from the borders
+    masks[3, :, :5] = True                            # left border
+    masks[4, 100:, 50:] = True                        # bottom-right corner
+    masks[5, 60:61, 31:32] = True                     # one pixel
+    masks[6, 10:120, 2:62:7] = True                   # columns across the width
+    masks[7, 0:3, 6:58] = True                        # top border rows
+    ref, out = tgt[:8] * masks[..., None], gen[:8] * masks[..., None]
+    values = SSIMEngine((h, w), 3).mean_ssim(tgt[:8], gen[:8], ["generated"], masks)[0]
+    assert np.isnan(values[0])  # an empty mask leaves a flat image: undefined
+    expected = np.array([legacy_ssim(r, g) for r, g in zip(ref[1:], out[1:], strict=True)])
+    assert np.abs(values[1:] - expected).max() < TOL
+
+
 # -- accuracy on real images -------------------------------------------------------------------
 @pytest.mark.parametrize("cls", list(REFERENCES), ids=lambda c: c.name)
 def test_market_matches_reference(market_strips, cls):
