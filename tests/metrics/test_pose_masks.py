@@ -37,15 +37,17 @@ def polygon_0142(r: np.ndarray, c: np.ndarray, shape) -> tuple[np.ndarray, np.nd
     maxc = min(shape[1] - 1, int(math.ceil(c.max())))
     if maxr < minr or maxc < minc:  # range(minr, maxr + 1) is empty
         return np.zeros(0, int), np.zeros(0, int)
-    yy, xx = np.mgrid[minr:maxr + 1, minc:maxc + 1].astype(np.float64)
-    inside = np.zeros(yy.shape, dtype=bool)
+    yy = np.arange(minr, maxr + 1, dtype=np.float64)[:, None]  # the box's rows and columns
+    xx = np.arange(minc, maxc + 1, dtype=np.float64)[None, :]
+    inside = np.zeros((len(yy), xx.shape[1]), dtype=bool)
     j = len(r) - 1
     with np.errstate(divide="ignore", invalid="ignore"):
         for i in range(len(r)):
             straddle = ((r[i] <= yy) & (yy < r[j])) | ((r[j] <= yy) & (yy < r[i]))
             inside ^= straddle & (xx < (c[j] - c[i]) * (yy - r[i]) / (r[j] - r[i]) + c[i])
             j = i
-    return yy[inside].astype(int), xx[inside].astype(int)
+    rows, cols = np.nonzero(inside)
+    return rows + minr, cols + minc
 
 
 def limb_polygons(kp: np.ndarray, radius=4):
@@ -155,8 +157,12 @@ def check_polygon_rules(kp: np.ndarray, shape) -> int:
     differing = 0
     for row in kp:
         for verts in limb_polygons(row):
-            old = set(zip(*polygon_0142(verts[:, 0], verts[:, 1], shape), strict=True))
-            new = set(zip(*polygon(verts[:, 0], verts[:, 1], shape), strict=True))
+            old_r, old_c = polygon_0142(verts[:, 0], verts[:, 1], shape)
+            new_r, new_c = polygon(verts[:, 0], verts[:, 1], shape)
+            old = set(zip(old_r.tolist(), old_c.tolist(), strict=True))  # Python ints: fast sets
+            new = set(zip(new_r.tolist(), new_c.tolist(), strict=True))
+            if old == new:
+                continue
             diff = np.array(sorted(old ^ new), dtype=np.float64).reshape(-1, 2)
             assert on_boundary(verts, diff).all()
             differing += len(diff)
