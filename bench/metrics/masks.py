@@ -31,7 +31,8 @@ Exactness notes (what PATN computed, with its (y, x) keypoint arrays):
   the max / min over the 5x5 window clipped to the image.
 
 Each polygon and disk is turned into per-row column intervals (vectorised numpy, float64, the
-expressions of the original); setting them and the closing are a compiled loop (Numba).
+expressions of the original); setting them and the closing are a compiled loop
+(:mod:`bench.metrics.mask_kernel`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from __future__ import annotations
 from collections import OrderedDict
 from threading import Lock
 
-import numba
 import numpy as np
 
 from bench.keypoints import MASK_LIMBS, MISSING, NUM_JOINTS
@@ -172,52 +172,6 @@ def _disk_intervals(y, x, present, h, w, radius):
     return n_idx[j_rep], rows[rowmask], a, a + count[rowmask]
 
 
-@numba.njit(nogil=True, cache=True)
-def _combine(dst, src, union):
-    """dst |= src (``union``) or dst &= src, elementwise over equal-length byte lines."""
-    if union:
-        for p in range(dst.shape[0]):
-            dst[p] |= src[p]
-    else:
-        for p in range(dst.shape[0]):
-            dst[p] &= src[p]
-
-
-@numba.njit(nogil=True, cache=True)
-def _raster(m, r, a, b, h, w, half, closing, out):
-    """Set the intervals [a, b) of rows ``r`` of masks ``m`` in ``out`` (N, H, W) uint8, zeroed;
-    then (``closing``; the intervals already widened by ``half``: the dilation along the rows)
-    the dilation along the columns and the erosion along columns then rows, each the max / min
-    over +-``half`` neighbours clipped to the image."""
-    for i in range(m.shape[0]):
-        line = out[m[i], r[i]]
-        for j in range(a[i], b[i]):
-            line[j] = 1
-    if not closing:
-        return
-    hw = h * w
-    dilated = np.empty(hw, dtype=np.uint8)  # bytes, not booleans: the loops vectorise
-    eroded = np.empty(hw, dtype=np.uint8)
-    for q in range(out.shape[0]):
-        mask = out[q].ravel()
-        dilated[:] = mask
-        for k in range(1, min(half, h - 1) + 1):  # rows i +- k: flat shifts by k lines
-            s = k * w
-            _combine(dilated[s:], mask[:hw - s], 1)
-            _combine(dilated[:hw - s], mask[s:], 1)
-        eroded[:] = dilated
-        for k in range(1, min(half, h - 1) + 1):
-            s = k * w
-            _combine(eroded[s:], dilated[:hw - s], 0)
-            _combine(eroded[:hw - s], dilated[s:], 0)
-        mask[:] = eroded
-        for i in range(h):  # columns j +- k, within the line
-            e, o = eroded[i * w:(i + 1) * w], mask[i * w:(i + 1) * w]
-            for k in range(1, min(half, w - 1) + 1):
-                _combine(o[k:], e[:w - k], 0)
-                _combine(o[:w - k], e[k:], 0)
-
-
 def _draw(kpts: np.ndarray, h: int, w: int, radius: float, closing: bool) -> np.ndarray:
     n = kpts.shape[0]
     k = kpts.astype(np.float64)
@@ -232,9 +186,11 @@ def _draw(kpts: np.ndarray, h: int, w: int, radius: float, closing: bool) -> np.
         m, r = m[keep], r[keep]
         a = np.maximum(a[keep] - half, 0)
         b = np.minimum(b[keep] + half, w)
+    from bench.metrics.mask_kernel import raster  # numba: loaded when first used
+
     masks = np.zeros((n, h, w), dtype=bool)
-    _raster(m.astype(np.int64), r.astype(np.int64), a.astype(np.int64), b.astype(np.int64),
-            h, w, half, closing, masks.view(np.uint8))
+    raster(m.astype(np.int64), r.astype(np.int64), a.astype(np.int64), b.astype(np.int64),
+           h, w, half, closing, masks.view(np.uint8))
     return masks
 
 

@@ -51,9 +51,9 @@ import numpy as np
 
 from bench.metrics.base import PerPairMean
 from bench.metrics.masks import pose_masks
-from bench.metrics.ssim_kernel import K1, K2, mean_ssim_pairs  # noqa: F401 (K1, K2 re-exported)
 from bench.types import PairBatch
 
+K1, K2 = 0.01, 0.03
 SIGMA = 1.5
 WIN_SIZE = 11  # skimage's win_size with gaussian_weights=True (both versions): crop (11-1)//2
 LEGACY_TRUNCATE = 4.0  # scipy.ndimage.gaussian_filter default, used by scikit-image 0.14.2
@@ -142,6 +142,8 @@ class SSIMEngine:
             if arr.dtype != np.uint8 or arr.shape != shape:
                 raise ValueError(f"{what} images must be uint8 {shape or '(N, H, W, C)'} for "
                                  f"this engine, found {arr.dtype} {arr.shape}")
+        from bench.metrics.ssim_kernel import mean_ssim_pairs  # numba: loaded when first used
+
         n = ref.shape[0]
         table = np.empty((n, len(ranges)))
         for k, r in enumerate(ranges):
@@ -169,8 +171,8 @@ class SSIMEngine:
                 mean_ssim_pairs(ref_lines[s:e], gen_lines[s:e], self.channels,
                                 mask_codes if masks is None else mask_codes[s:e],
                                 masks is not None, self._table, self.levels is not None,
-                                self.weights, self.crop, self.cov_norm, table[s:e],
-                                self._fallback, out[s:e])
+                                self.weights, self.crop, self.cov_norm, K1 * K1, K2 * K2,
+                                table[s:e], self._fallback, out[s:e])
 
         k = min(self.threads, n)
         if k > 1:

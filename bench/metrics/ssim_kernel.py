@@ -3,7 +3,7 @@
     from bench.metrics.ssim_kernel import mean_ssim_pairs
     out = np.empty((n, len(ranges)))
     mean_ssim_pairs(ref_lines, gen_lines, 3, masks, True, levels, False, weights, crop, 1.0,
-                    ranges, 255.0, out)   # ref_lines: uint8 (N, H, W*C); out: per-pair SSIM
+                    0.01**2, 0.03**2, ranges, 255.0, out)  # ref_lines: uint8 (N, H, W*C)
 
 One Numba function, compiled on first use (a few seconds) and cached on disk beside this file
 (or in ``NUMBA_CACHE_DIR``), that runs without the GIL, so the engine's threads work in
@@ -31,8 +31,6 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-K1, K2 = 0.01, 0.03  # the SSIM constants (bench.metrics.ssim re-exports them)
-
 _JIT = dict(nogil=True, cache=True, boundscheck=False, error_model="numpy",
             fastmath={"contract"})
 
@@ -46,13 +44,14 @@ def _reflect(i, n):
 
 @numba.njit(**_JIT)
 def mean_ssim_pairs(ref, gen, channels, masks, use_masks, levels, use_levels, weights, crop,
-                    cov_norm, ranges, fallback, out):
+                    cov_norm, k1sq, k2sq, ranges, fallback, out):
     """Per-pair mean SSIM into ``out`` (N, R).
 
     ``ref``, ``gen``: uint8 (N, H, W*C) C-contiguous; ``masks``: uint8 (N, H, W) of 0/1, read
     only when ``use_masks``; ``levels``: float64 (256,), read only when ``use_levels``;
-    ``weights``: the odd-length 1-D window; ``ranges``: float64 (N, R), NaN meaning the
-    generated image's range; ``fallback``: the scale used where the first range is 0.
+    ``weights``: the odd-length 1-D window; ``k1sq``, ``k2sq``: K1^2, K2^2; ``ranges``: float64
+    (N, R), NaN meaning the generated image's range; ``fallback``: the scale used where the
+    first range is 0.
     """
     n, h, wc = ref.shape
     c = channels
@@ -209,8 +208,8 @@ def mean_ssim_pairs(ref, gen, channels, masks, use_masks, levels, use_levels, we
             r_k = rng[k]
             ratio = (r_k if r_k > 0 else base) / base
             ratio = ratio * ratio
-            c1 = (K1 * K1) * ratio
-            c2 = (K2 * K2) * ratio
+            c1 = k1sq * ratio
+            c2 = k2sq * ratio
             c1h, c2h = c1 * 0.5, c2 * 0.5
             totals[:] = 0.0
             for r in range(oh):
