@@ -159,6 +159,10 @@ def add_regression_arguments(compare: argparse.ArgumentParser) -> None:
                        metavar="KEY=ABS|KEY=REL%",
                        help="tolerance of matching keys (repeatable; default: exact within "
                             "float tolerance, 1e-9)")
+    group.add_argument("--machine-tolerance", type=float, default=1e-6, metavar="REL",
+                       help="relative tolerance of metric values between runs of different "
+                            "machines, where float kernels round differently (default 1e-6; "
+                            "0: the same tolerance everywhere)")
     group.add_argument("--timing-band", type=float, default=0.25,
                        help="relative band of timing keys between runs of the same machine "
                             "(default 0.25)")
@@ -171,9 +175,11 @@ def add_regression_arguments(compare: argparse.ArgumentParser) -> None:
 
 
 def cmd_regression(args: argparse.Namespace) -> int:
-    from bench.report.regression import RegressionConfig, compare_runs, to_markdown
+    from bench.report.regression import RegressionConfig, Tolerance, compare_runs, to_markdown
 
     config = RegressionConfig(timing_band=args.timing_band, overrides=tuple(args.tolerance),
+                              across_machines=Tolerance(absolute=0.0,
+                                                        relative=args.machine_tolerance),
                               models=args.models, keys=args.metrics, strict=args.strict,
                               allow_different_weights=args.allow_different_weights)
     report = compare_runs(args.runs[0], args.runs[1], config)

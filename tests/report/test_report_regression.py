@@ -127,6 +127,35 @@ def test_timing_only_on_the_same_machine(tmp_path):
     assert _status(report, "ctat", "params") == SAME
 
 
+def test_metrics_get_a_band_between_machines_counts_do_not(tmp_path):
+    """Float kernels round differently on another processor: metric values may move by float
+    noise (1e-6 relative by default) between machines; parameter counts stay exact, and on
+    the same machine the 1e-9 tolerance holds."""
+    drift = _set("ctat", "ssim", 0.312345 * (1 + 2e-8))
+    here = _variant(tmp_path, "here", drift)
+    assert _status(compare_runs(FIXTURE_RUN, here, RegressionConfig(strict=True)),
+                   "ctat", "ssim") == IMPROVED
+    elsewhere = _variant(tmp_path, "elsewhere", drift, env={"device_name": "Intel Xeon"})
+    report = compare_runs(FIXTURE_RUN, elsewhere, RegressionConfig(strict=True))
+    change = next(c for c in report.changes if c.model == "ctat" and c.key == "ssim")
+    assert change.status == SAME and "different machines" in change.why
+    assert report.exit_code == 0
+    far = _variant(tmp_path, "far", _set("ctat", "ssim", 0.312345 * (1 - 1e-5)),
+                   env={"device_name": "Intel Xeon"})
+    report = compare_runs(FIXTURE_RUN, far)
+    assert _status(report, "ctat", "ssim") == REGRESSED
+    assert "rel 1e-06" in next(c.why for c in report.changes if c.key == "ssim"
+                               and c.model == "ctat")
+    count = _variant(tmp_path, "count", _set("ctat", "params", 10_123_457),
+                     env={"device_name": "Intel Xeon"})
+    assert _status(compare_runs(FIXTURE_RUN, count), "ctat", "params") == REGRESSED
+    strict = RegressionConfig(strict=True, across_machines=Tolerance(0.0, 0.0))
+    assert compare_runs(FIXTURE_RUN, elsewhere, strict).exit_code == 1
+    assert main(["compare", str(FIXTURE_RUN), str(elsewhere), "--strict"]) == 0
+    assert main(["compare", str(FIXTURE_RUN), str(elsewhere), "--strict",
+                 "--machine-tolerance", "0"]) == 1
+
+
 def test_status_change_without_values(tmp_path):
     now_unavailable = _variant(tmp_path, "na", _set("warp", "params",
                                                     extra={"status": "unavailable"}))
