@@ -120,7 +120,6 @@ class SSIMEngine:
         self.cov_norm = (win_size**2 / (win_size**2 - 1)) if sample_covariance else 1.0
         self.size, self.channels = (h, w), channels
         self.sigma, self.truncate, self.crop = sigma, truncate, (win_size - 1) // 2
-        self.out_h, self.out_w = h - 2 * self.crop, w - 2 * self.crop
         self.weights = weights
         self.threads = max(1, int(threads))
         # what the kernel reads for "no table" and "no masks"

@@ -178,8 +178,7 @@ def cmd_regression(args: argparse.Namespace) -> int:
     from bench.report.regression import RegressionConfig, Tolerance, compare_runs, to_markdown
 
     config = RegressionConfig(timing_band=args.timing_band, overrides=tuple(args.tolerance),
-                              across_machines=Tolerance(absolute=0.0,
-                                                        relative=args.machine_tolerance),
+                              across_machines=Tolerance(relative=args.machine_tolerance),
                               models=args.models, keys=args.metrics, strict=args.strict,
                               allow_different_weights=args.allow_different_weights)
     report = compare_runs(args.runs[0], args.runs[1], config)
