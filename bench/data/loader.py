@@ -3,7 +3,7 @@
     for batch, errors in iter_batches(split, pairs, batch_size=32):
         ...   # batch: PairBatch of the loadable pairs; errors: [PairError] for the others
 
-Images are decoded with PIL in a small thread pool (decoding releases the GIL), one batch
+Images are decoded (PIL's pixels, :mod:`bench.data.decode`) in a small thread pool (decoding releases the GIL), one batch
 ahead of the consumer, so decoding overlaps with generation and scoring. Memory stays at a
 couple of batches whatever the number of pairs. ``images=False`` streams pairs and keypoints
 only (``src_img``/``tgt_img`` None): a run whose ground truth comes from result strips;
@@ -16,10 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from bench.data.decode import decode_rgb
 from bench.data.split import Split
 from bench.types import Pair, PairBatch
 
@@ -35,16 +37,14 @@ class PairError:
 
 
 def read_image(path, size: tuple[int, int]) -> np.ndarray:
-    """Decode an image file to uint8 (H, W, 3) RGB; ValueError naming the problem."""
+    """Decode an image file to uint8 (H, W, 3) RGB, PIL's pixels
+    (:func:`bench.data.decode.decode_rgb`); ValueError naming the problem."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            rgb = img.convert("RGB")
+        arr = decode_rgb(Path(path).read_bytes())
     except FileNotFoundError:
         raise ValueError("file does not exist") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise ValueError(f"corrupt or unreadable image ({exc})") from None
-    arr = np.asarray(rgb, dtype=np.uint8)
     if arr.shape[:2] != tuple(size):
         raise ValueError(
             f"image is {arr.shape[0]}x{arr.shape[1]} (HxW), expected {size[0]}x{size[1]}"

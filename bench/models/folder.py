@@ -59,7 +59,6 @@ on every record.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import re
 from collections import Counter
@@ -70,6 +69,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from bench.data.decode import decode_rgb
 from bench.errors import BenchError, ModelUnavailableError
 from bench.models.base import ModelSpec, NoParameters, Provenance, Weights
 from bench.types import Generated, Pair
@@ -510,38 +510,10 @@ def probe_size(
 
 
 # -- the adapter -------------------------------------------------------------------------------
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def plain_rgb_png(data: bytes) -> bool:
-    """Whether ``data`` is an 8-bit RGB PNG without interlacing (IHDR: bit depth 8, colour type
-    2, interlace 0): lossless, so every conforming decoder gives the same pixels."""
-    return (data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) > 28
-            and data[24] == 8 and data[25] == 2 and data[28] == 0)
-
-
-def decode_rgb(data: bytes) -> np.ndarray:
-    """uint8 (H, W, 3) RGB of an image file's bytes. Plain 8-bit RGB PNGs (what methods save
-    their results as) are decoded by OpenCV, about 3x faster than PIL here and identical
-    (lossless); everything else (JPEG, palette, grey, alpha, 16-bit, interlaced PNG) by PIL,
-    as the dataset images are (:func:`bench.data.loader.read_image`). OSError/ValueError when
-    the file cannot be decoded."""
-    if plain_rgb_png(data):
-        import cv2
-
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is not None and bgr.ndim == 3:
-            return np.ascontiguousarray(bgr[..., ::-1])
-        # damaged: PIL says what is wrong
-    with Image.open(io.BytesIO(data)) as img:
-        img.load()
-        return np.asarray(img.convert("RGB"), dtype=np.uint8)
-
-
 def _read(path: Path, layout: Layout):
     """(generated, target, source) uint8 panels of one file, or an error message."""
     try:
-        arr = decode_rgb(path.read_bytes())
+        arr = decode_rgb(path.read_bytes())  # PIL's pixels, by a faster equal where one exists
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         return f"{path}: corrupt or unreadable image ({exc})"
     if arr.shape[:2] != layout.file_hw:
