@@ -18,7 +18,8 @@ skimage.io.imread), and so does every path of the harness that has no faster equ
   block) and every pixel must agree; otherwise PIL decodes every JPEG of the process, and
   :func:`jpeg_decoder` says so. EXIF orientation is ignored, as PIL ignores it.
 * Everything else (palettes, 16-bit, grey or CMYK JPEGs, JPEGs with an Adobe colour transform
-  marker, damaged files): PIL, so its errors are the ones reported.
+  marker, JPEGs not ending in the end-of-image marker, damaged files): PIL, so its errors are
+  the ones reported.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import threading
 import numpy as np
 from PIL import Image
 
-JPEG_SOI = b"\xff\xd8"
+JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # a truncated file lacks the end marker
 _SOF = {0xC0, 0xC1, 0xC2}  # baseline, extended, progressive Huffman frames
 _agrees: bool | None = None
 _lock = threading.Lock()
@@ -44,7 +45,7 @@ def decode_rgb(data: bytes) -> np.ndarray:
         rgb = decode_png(data)
         if rgb is not None:
             return rgb
-    elif data[:2] == JPEG_SOI and _plain_jpeg(data) and _opencv_agrees():
+    elif data[:2] == JPEG_SOI and data[-2:] == JPEG_EOI and _plain_jpeg(data) and _opencv_agrees():
         rgb = _opencv_jpeg(data)
         if rgb is not None:
             return rgb

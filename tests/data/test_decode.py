@@ -182,6 +182,15 @@ def test_jpegs_opencv_is_not_asked_to_decode_go_to_pil():
         np.testing.assert_array_equal(decode_rgb(data), pil_rgb(data))
 
 
+def test_truncated_jpegs_get_pils_error():
+    data = decode.check_jpegs()[0]
+    for cut in (len(data) // 2, len(data) - 2):
+        with pytest.raises(OSError, match="truncated"):
+            pil_rgb(data[:cut])
+        with pytest.raises(OSError, match="truncated"):
+            decode_rgb(data[:cut])
+
+
 def test_exif_orientation_is_ignored_as_pil_ignores_it():
     pixels = _image(32, 16, 3)
     exif = Image.Exif()
