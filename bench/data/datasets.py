@@ -233,7 +233,9 @@ def _probe_size(image_dir: Path, sample: int = 7) -> tuple[int, int] | None:
     from collections import Counter
 
     sizes: Counter = Counter()
-    for entry in sorted(image_dir.iterdir()):
+    with os.scandir(image_dir) as found:  # names, sorted as strings: no Path per file
+        names = sorted(e.name for e in found)
+    for entry in (image_dir / name for name in names):
         if entry.suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
             try:
                 sizes[image_size(entry)] += 1

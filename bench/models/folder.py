@@ -62,6 +62,7 @@ import hashlib
 import os
 import re
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -328,14 +329,21 @@ def _stem_and_suffix(name: str) -> tuple[str, str] | None:
 
 def candidate_names(pair: Pair) -> list[tuple[str, str]]:
     """``[(stem, convention), ...]`` a result file of ``pair`` may have, most specific first."""
+    return list(_candidates(pair))
+
+
+def _candidates(pair: Pair) -> Iterator[tuple[str, str]]:
+    """:func:`candidate_names` one at a time (a search stops at the first file found)."""
     src_stem, tgt_stem = Path(pair.src).stem, Path(pair.tgt).stem
-    out: dict[str, str] = {}
+    seen: set[str] = set()
     for sep, _ in SEPARATORS:
         for s, s_label in ((pair.src, "{from}"), (src_stem, "{from stem}")):
             for t, t_label in ((pair.tgt, "{to}"), (tgt_stem, "{to stem}")):
                 for vis in ("_vis", ""):
-                    out.setdefault(f"{s}{sep}{t}{vis}", f"{s_label}{sep}{t_label}{vis}")
-    return list(out.items())
+                    name = f"{s}{sep}{t}{vis}"
+                    if name not in seen:
+                        seen.add(name)
+                        yield name, f"{s_label}{sep}{t_label}{vis}"
 
 
 @dataclass
@@ -368,7 +376,7 @@ class FolderIndex:
 
     def find(self, pair: Pair) -> tuple[Path, str] | None:
         """(file, convention) of ``pair``: the first candidate name present, .png before .jpg."""
-        for stem, convention in candidate_names(pair):
+        for stem, convention in _candidates(pair):
             found = self.stems.get(stem)
             if found:
                 suffix = next(s for s in RESULT_SUFFIXES if s in found)
