@@ -201,7 +201,8 @@ class UnitEvaluator:
         sources = any(not getattr(run.generator, "sees_pairs", False) for run in ctx.models)
         batches = iter_batches(ctx.split, ctx.plan.pairs_of(unit), ctx.config.batch_size,
                                ctx.config.decode_threads,
-                               images=not ctx.protocol.gt_from_results, sources=sources)
+                               images=not ctx.protocol.gt_from_results, sources=sources,
+                               prefetch=self.prefetch_hook())
         # One batch in flight: batch k+1's generation is launched before batch k is scored,
         # so on a GPU the device generates while the host scores (on a CPU: the same work in
         # the same order per model). Rows and metric updates stay in pair order.
@@ -232,6 +233,30 @@ class UnitEvaluator:
         who = {**self.who, "seconds": seconds, "stages": self.stages.to_dict()}
         return UnitResult(unit=self._unit, config_hash=self.context.plan.config_hash,
                           models=[self._models[r.name] for r in self.context.models], who=who)
+
+    def prefetch_hook(self) -> Callable[[PairBatch], None] | None:
+        """What the loader runs on each batch ahead of scoring: the metrics' ``prefetch``
+        (e.g. pose masks drawn into their cache off the scoring thread). None when no metric
+        has one, or when the protocol changes the batch before scoring (padding: the metrics
+        would see other keypoints than the loader)."""
+        ctx = self.context
+        size = ctx.split.files.size
+        if size is None or ctx.protocol.changes_batches(ctx.split.files.spec.padded_width, size):
+            return None
+        hooks = {}
+        for run in ctx.models:
+            for metric in run.metrics:
+                hook = getattr(metric, "prefetch", None)
+                if callable(hook):
+                    hooks.setdefault(type(metric), hook)  # one per kind: caches are shared
+        if not hooks:
+            return None
+
+        def prefetch(batch: PairBatch) -> None:
+            for hook in hooks.values():
+                hook(batch.tgt_kpts, size)
+
+        return prefetch
 
     # -- one batch ---------------------------------------------------------------------
     def pair_errors(self, run: ModelRun, errors: list[PairError]) -> None:

@@ -140,6 +140,10 @@ class Protocol:
         return np.pad(images, ((0, 0), (0, 0), (left, total - left), (0, 0)),
                       mode="constant", constant_values=255)
 
+    def changes_batches(self, padded_width: int | None, size: tuple[int, int]) -> bool:
+        """Whether :meth:`prepare` changes batches of ``size`` (H, W) images (it pads them)."""
+        return self.white_padding and padded_width is not None and size[1] < padded_width
+
     def prepare(
         self, fake: np.ndarray, batch: PairBatch, padded_width: int | None = None
     ) -> tuple[np.ndarray, PairBatch]:

@@ -13,7 +13,7 @@ alone, whose generators read their own files and whose metrics never look at the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +71,8 @@ def _load_pair(split: Split, pair: Pair, names: tuple[bool, bool]):
 
 
 def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor,
-                images: bool = True, sources: bool = True):
+                images: bool = True, sources: bool = True,
+                prefetch: Callable[[PairBatch], None] | None = None):
     names = (images and sources, images)
     loaded = list(pool.map(lambda p: _load_pair(split, p, names), pairs))
     ok = [(p, r) for p, r in zip(pairs, loaded, strict=True) if not isinstance(r, PairError)]
@@ -86,22 +87,32 @@ def _load_batch(split: Split, pairs: tuple[Pair, ...], pool: ThreadPoolExecutor,
         src_kpts=np.stack([kp[p.src] for p, _ in ok]).astype(np.float32),
         tgt_kpts=np.stack([kp[p.tgt] for p, _ in ok]).astype(np.float32),
     )
+    if prefetch is not None:
+        try:
+            prefetch(batch)
+        except Exception:  # noqa: BLE001 - only a warm-up: the metric's own call says what failed
+            pass
     return batch, errors
 
 
 def iter_batches(
     split: Split, pairs: tuple[Pair, ...], batch_size: int = 32, workers: int = 2,
     images: bool = True, sources: bool = True,
+    prefetch: Callable[[PairBatch], None] | None = None,
 ) -> Iterator[tuple[PairBatch | None, list[PairError]]]:
     """Yield ``(batch or None, errors)`` per chunk of ``batch_size`` pairs, in pair order
-    (``images=False``: keypoints only, no image decoded; ``sources=False``: no source image)."""
+    (``images=False``: keypoints only, no image decoded; ``sources=False``: no source image).
+    ``prefetch(batch)`` runs in the loading thread on each batch as it is loaded, ahead of the
+    consumer (e.g. pose masks into their cache); its exceptions are ignored."""
     chunks = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, ThreadPoolExecutor(1) as ahead:
         pending: Future | None = None
         for i in range(len(chunks)):
             if pending is None:
-                pending = ahead.submit(_load_batch, split, chunks[i], pool, images, sources)
+                pending = ahead.submit(_load_batch, split, chunks[i], pool, images, sources,
+                                       prefetch)
             current = pending.result()
-            pending = (ahead.submit(_load_batch, split, chunks[i + 1], pool, images, sources)
+            pending = (ahead.submit(_load_batch, split, chunks[i + 1], pool, images, sources,
+                                    prefetch)
                        if i + 1 < len(chunks) else None)
             yield current

@@ -58,6 +58,7 @@ SIGMA = 1.5
 WIN_SIZE = 11  # skimage's win_size with gaussian_weights=True (both versions): crop (11-1)//2
 LEGACY_TRUNCATE = 4.0  # scipy.ndimage.gaussian_filter default, used by scikit-image 0.14.2
 MODERN_TRUNCATE = 3.5  # scikit-image >= 0.15
+CHUNK = 4  # pairs per kernel call when threads share a batch
 
 
 # -- windows -----------------------------------------------------------------------------------
@@ -175,12 +176,23 @@ class SSIMEngine:
 
         k = min(self.threads, n)
         if k > 1:
-            # One contiguous share of pairs per thread; the calling thread takes the first.
-            bounds = [i * n // k for i in range(k + 1)]
-            pending = [_pool(self.threads - 1).submit(run, bounds[i], bounds[i + 1])
-                       for i in range(1, k)]
+            # Runs of CHUNK pairs, taken in turn by the calling thread and k - 1 helpers until
+            # none is left: a thread that drew cheap pairs (masked ones skip empty regions)
+            # takes more, so no core waits for another at the end of a batch.
+            starts = iter(range(0, n, CHUNK))
+            lock = threading.Lock()
+
+            def work() -> None:
+                while True:
+                    with lock:
+                        s = next(starts, None)
+                    if s is None:
+                        return
+                    run(s, min(s + CHUNK, n))
+
+            pending = [_pool(self.threads - 1).submit(work) for _ in range(1, k)]
             try:
-                run(bounds[0], bounds[1])
+                work()
             finally:
                 for job in pending:
                     job.result()
@@ -274,6 +286,11 @@ _SHARED_REQUESTS = "bench.metrics.ssim/requests"
 _SHARED_BATCH = "bench.metrics.ssim/batch"
 
 
+def _draw_ahead(tgt_kpts: np.ndarray, size: tuple[int, int]) -> None:
+    if len(tgt_kpts):
+        pose_masks(tgt_kpts, size)
+
+
 class _SSIMBase(PerPairMean):
     """Shared machinery; subclasses set the window, the data range and masking."""
 
@@ -287,6 +304,13 @@ class _SSIMBase(PerPairMean):
         super().__init__(shared, model)
         requests = self.shared.setdefault(_SHARED_REQUESTS, {})
         requests.setdefault((self.truncate, self.masked), set()).add(self.range_mode)
+
+    @property
+    def prefetch(self):
+        """``prefetch(tgt_kpts, size)`` for masked variants, else None: draws the pose masks of
+        a batch still to come into the mask cache (the loader's thread calls it, so scoring
+        finds them drawn)."""
+        return _draw_ahead if self.masked else None
 
     def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
         """Per-pair values, computed once per batch for every metric sharing the filtering."""

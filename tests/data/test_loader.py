@@ -56,3 +56,75 @@ def test_a_run_decodes_sources_only_for_models_that_generate(
     assert not result.errors() and result.values[("res", "ssim")] < 1
     if "source" in models:  # the folder holds the source images: the same scores
         assert result.values[("res", "ssim")] == result.values[("source", "ssim")]
+
+
+def test_prefetch_runs_on_each_batch_in_the_loading_thread(market_folder):
+    import threading
+
+    split = load_split(locate("market", market_folder))
+    seen = []
+
+    def prefetch(batch):
+        seen.append((threading.current_thread() is threading.main_thread(), len(batch)))
+        if len(seen) == 2:
+            raise ValueError("a warm-up failing is not the loader's business")
+
+    batches = [b for b, _ in iter_batches(split, split.pairs[:10], batch_size=4,
+                                          prefetch=prefetch)]
+    assert [len(b) for b in batches] == [4, 4, 2]
+    assert seen == [(False, 4), (False, 4), (False, 2)]
+
+
+def test_a_run_draws_the_pose_masks_while_loading(market_folder, tmp_path, monkeypatch):
+    """mask_ssim's masks are drawn by the loader's thread, ahead of scoring: the scoring
+    thread finds them in the cache. Values are those of a run without the prefetch."""
+    import threading
+
+    import bench.evaluation as evaluation
+    import bench.metrics.masks as masks
+
+    drawn = []
+    draw = masks._draw
+
+    def counting(kpts, *args):
+        drawn.append((threading.current_thread() is threading.main_thread(), len(kpts)))
+        return draw(kpts, *args)
+
+    monkeypatch.setattr(masks, "_draw", counting)
+
+    def go(name):
+        masks.clear_mask_cache()
+        return run(RunConfig(models=("warp",), dataset="market", data_root=market_folder,
+                             limit=12, batch_size=4, metrics=("mask_ssim",), bootstrap=0,
+                             efficiency=False, save_images=False, out=tmp_path / name),
+                   progress=False, echo=lambda s: None)
+
+    ahead = go("ahead")
+    assert drawn and not any(main for main, _ in drawn)
+    assert sum(n for _, n in drawn) == 12
+    drawn.clear()
+    monkeypatch.setattr(evaluation.UnitEvaluator, "prefetch_hook", lambda self: None)
+    plain = go("plain")
+    assert all(main for main, _ in drawn) and sum(n for _, n in drawn) == 12
+    assert ahead.values[("warp", "mask_ssim")] == plain.values[("warp", "mask_ssim")]
+
+
+def test_no_prefetch_where_the_protocol_pads_the_batch():
+    """Padding protocols hand the metrics shifted keypoints in a wider frame: what the loader
+    drew would never be asked for, so nothing is drawn ahead there."""
+    from types import SimpleNamespace
+
+    from bench.evaluation import UnitEvaluator
+    from bench.metrics.ssim import SSIM, MaskSSIM
+    from bench.protocols import PROTOCOLS
+
+    for protocol, size, padded, hooked in (("patn", (256, 176), 256, False),
+                                            ("modern", (256, 176), 256, True),
+                                            ("patn", (128, 64), None, True)):
+        files = SimpleNamespace(size=size, spec=SimpleNamespace(padded_width=padded))
+        for metrics, expected in (([SSIM(), MaskSSIM()], hooked), ([SSIM()], False)):
+            ctx = SimpleNamespace(split=SimpleNamespace(files=files),
+                                  protocol=PROTOCOLS.get(protocol),
+                                  models=[SimpleNamespace(metrics=metrics)])
+            hook = UnitEvaluator(ctx).prefetch_hook()
+            assert (hook is not None) == expected, (protocol, size, len(metrics))

@@ -165,11 +165,15 @@ def test_batch_size_independence(market_strips):
 
 
 def test_threads_give_identical_values(market_strips):
-    _, tgt, gen, _ = market_strips
+    _, tgt, gen, kpts = market_strips
     rng = ssim_module.data_range(gen)
-    one = SSIMEngine((128, 64), 3, threads=1).mean_ssim(tgt, gen, [rng])[0]
-    two = SSIMEngine((128, 64), 3, threads=2).mean_ssim(tgt, gen, [rng])[0]
-    assert np.array_equal(one, two)
+    masks = pose_masks(kpts, (128, 64))
+    one = SSIMEngine((128, 64), 3, threads=1).mean_ssim(tgt, gen, [rng, "generated"], masks)
+    for threads in (2, 3):  # threads take runs of CHUNK pairs in turn: 100 pairs, 25 runs
+        many = SSIMEngine((128, 64), 3, threads=threads).mean_ssim(
+            tgt, gen, [rng, "generated"], masks)
+        for a, b in zip(one, many, strict=True):
+            assert np.array_equal(a, b)
 
 
 def test_engine_refuses_arrays_it_was_not_built_for(market_strips):
