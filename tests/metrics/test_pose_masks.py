@@ -50,6 +50,44 @@ def polygon_0142(r: np.ndarray, c: np.ndarray, shape) -> tuple[np.ndarray, np.nd
     return rows + minr, cols + minc
 
 
+def polygons_0142(verts: np.ndarray, shape, chunk: int = 512) -> list[np.ndarray]:
+    """:func:`polygon_0142` of many polygons at once, (P, K, 2) (y, x) vertices -> the flat
+    indices (row * W + col, ascending) of each one's pixels. The same expressions on the same
+    float64 values, evaluated over a batch of bounding boxes (boxes padded to the largest of
+    their chunk, the padding masked off); polygons sorted by box size so padding stays small."""
+    r, c = verts[..., 0].astype(np.float64), verts[..., 1].astype(np.float64)
+    h, w = shape
+    out = [np.zeros(0, int)] * len(verts)
+    usable = ~np.isnan(verts).any(axis=(1, 2))
+    with np.errstate(invalid="ignore"):
+        minr = np.maximum(0, np.where(usable, r.min(1), 0)).astype(int)
+        maxr = np.minimum(h - 1, np.ceil(np.where(usable, r.max(1), -1)).astype(int))
+        minc = np.maximum(0, np.where(usable, c.min(1), 0)).astype(int)
+        maxc = np.minimum(w - 1, np.ceil(np.where(usable, c.max(1), -1)).astype(int))
+    todo = np.flatnonzero(usable & (maxr >= minr) & (maxc >= minc))
+    todo = todo[np.lexsort(((maxc - minc)[todo], (maxr - minr)[todo]))]
+    k = verts.shape[1]
+    for start in range(0, len(todo), chunk):
+        p = todo[start:start + chunk]
+        hb, wb = int((maxr - minr)[p].max()) + 1, int((maxc - minc)[p].max()) + 1
+        yy = (minr[p, None] + np.arange(hb)).astype(np.float64)[:, :, None]
+        xx = (minc[p, None] + np.arange(wb)).astype(np.float64)[:, None, :]
+        inside = np.zeros((len(p), hb, wb), dtype=bool)
+        j = k - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for i in range(k):
+                ri, rj = r[p, i, None, None], r[p, j, None, None]
+                ci, cj = c[p, i, None, None], c[p, j, None, None]
+                straddle = ((ri <= yy) & (yy < rj)) | ((rj <= yy) & (yy < ri))
+                inside ^= straddle & (xx < (cj - ci) * (yy - ri) / (rj - ri) + ci)
+                j = i
+        inside &= (yy <= maxr[p, None, None]) & (xx <= maxc[p, None, None])
+        for q, idx in enumerate(p):
+            rows, cols = np.nonzero(inside[q])
+            out[idx] = (rows + minr[idx]) * w + cols + minc[idx]
+    return out
+
+
 def limb_polygons(kp: np.ndarray, radius=4):
     """PATN's quadrilateral vertices (y, x) for each drawable limb of int (18, 2) (y, x)."""
     for f, t in MASK_LIMBS:
@@ -77,13 +115,39 @@ def reference_mask(kp: np.ndarray, shape, fill=polygon_0142, closing=True) -> np
     return mask
 
 
+def reference_masks(kp_rows: np.ndarray, shape) -> np.ndarray:
+    """:func:`reference_mask` of each row of (N, 18, 2) int (y, x), the polygons filled in
+    batches (:func:`polygons_0142`, checked equal to :func:`polygon_0142`)."""
+    polys, owners = [], []
+    for i, row in enumerate(kp_rows):
+        for verts in limb_polygons(row):
+            polys.append(verts)
+            owners.append(i)
+    out = np.zeros((len(kp_rows), *shape), dtype=bool)
+    fills = polygons_0142(np.array(polys, dtype=np.float64), shape) if polys else []
+    for i, flat in zip(owners, fills, strict=True):
+        out[i].reshape(-1)[flat] = True
+    for i, row in enumerate(kp_rows):
+        for joint in row:
+            if -1 in joint:
+                continue
+            yy, xx = disk((joint[0], joint[1]), 4, shape=shape)
+            out[i, yy, xx] = True
+        out[i] = erosion(dilation(out[i], FOOTPRINT), FOOTPRINT)
+    return out
+
+
 def as_xy(kp_yx: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kp_yx[..., ::-1]).astype(np.float32)
 
 
 def assert_rows_match(kp_yx: np.ndarray, shape) -> None:
     ours = pose_masks(as_xy(kp_yx), shape, cache=False)
-    bad = [i for i in range(len(kp_yx)) if not np.array_equal(ours[i], reference_mask(kp_yx[i], shape))]
+    bad = []
+    for start in range(0, len(kp_yx), 1000):
+        rows = slice(start, start + 1000)
+        same = (ours[rows] == reference_masks(kp_yx[rows], shape)).all(axis=(1, 2))
+        bad += (np.flatnonzero(~same) + start).tolist()
     assert not bad, f"{len(bad)} of {len(kp_yx)} masks differ, first rows {bad[:5]}"
 
 
@@ -141,11 +205,13 @@ def test_empty_rows_give_empty_masks(market_rows):
 
 # -- the polygon rule of 0.14.2 vs today's scikit-image ----------------------------------------
 def on_boundary(verts: np.ndarray, pts: np.ndarray, tol=1e-9) -> np.ndarray:
-    """Whether each (y, x) point lies on an edge of the polygon."""
-    a, b = verts, np.roll(verts, -1, axis=0)
+    """Whether each (y, x) point lies on an edge of its polygon: ``verts`` (D, K, 2), the
+    polygon of each of the D points (D, 2)."""
+    a, b = verts, np.roll(verts, -1, axis=1)
     ab = b - a
-    ap = pts[:, None, :] - a[None]
-    u = np.clip((ap * ab).sum(-1) / (ab * ab).sum(-1), 0, 1)
+    ap = pts[:, None, :] - a
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.clip((ap * ab).sum(-1) / (ab * ab).sum(-1), 0, 1)
     dist = np.linalg.norm(ap - u[..., None] * ab, axis=-1)
     return (dist <= tol).any(1)
 
@@ -153,26 +219,53 @@ def on_boundary(verts: np.ndarray, pts: np.ndarray, tol=1e-9) -> np.ndarray:
 def check_polygon_rules(kp: np.ndarray, shape) -> int:
     """The two rules disagree only on pixels on the boundary (within rounding): today's draws
     boundary points, 0.14.2 only those on its half-open side, and the two compute the crossing
-    with different expressions."""
-    differing = 0
-    for row in kp:
-        for verts in limb_polygons(row):
-            old_r, old_c = polygon_0142(verts[:, 0], verts[:, 1], shape)
-            new_r, new_c = polygon(verts[:, 0], verts[:, 1], shape)
-            old = set(zip(old_r.tolist(), old_c.tolist(), strict=True))  # Python ints: fast sets
-            new = set(zip(new_r.tolist(), new_c.tolist(), strict=True))
-            if old == new:
-                continue
-            diff = np.array(sorted(old ^ new), dtype=np.float64).reshape(-1, 2)
-            assert on_boundary(verts, diff).all()
-            differing += len(diff)
-    return differing
+    with different expressions. Returns the number of differing pixels."""
+    polys = np.array([v for row in kp for v in limb_polygons(row)], dtype=np.float64)
+    old = polygons_0142(polys, shape)
+    w = shape[1]
+    owners, points = [], []
+    for p, verts in enumerate(polys):
+        rr, cc = polygon(verts[:, 0], verts[:, 1], shape)
+        new = np.unique(rr * w + cc)
+        if len(new) == len(old[p]) and np.array_equal(new, old[p]):
+            continue
+        diff = np.setxor1d(old[p], new, assume_unique=True)
+        owners.append(np.full(len(diff), p))
+        points.append(diff)
+    if not points:
+        return 0
+    owner, flat = np.concatenate(owners), np.concatenate(points)
+    pts = np.stack([flat // w, flat % w], axis=1).astype(np.float64)
+    off = ~on_boundary(polys[owner], pts)
+    assert not off.any(), f"{off.sum()} differing pixels off the boundary, e.g. polygon " \
+        f"{polys[owner[off][0]].tolist()} pixel {pts[off][0].tolist()}"
+    return len(flat)
 
 
 def test_todays_polygon_adds_only_boundary_pixels(market_rows):
     _, kp = market_rows
     rows = interesting_rows(kp, MARKET, every=300)
     assert check_polygon_rules(kp[rows], MARKET) > 0  # the rules do differ on real rows
+
+
+def test_batched_transcription_equals_the_transcription(market_rows):
+    """The every-row checks fill polygons in batches: the same pixels as one at a time."""
+    _, kp = market_rows
+    rows = interesting_rows(kp, MARKET, every=100)
+    polys = np.array([v for row in kp[rows] for v in limb_polygons(row)], dtype=np.float64)
+    rng = np.random.default_rng(3)  # and polygons reaching out of the frame, NaN, degenerate
+    odd = rng.uniform(-30, 160, (200, 4, 2))
+    odd[:5] = np.nan
+    odd[5:10] = odd[5:10, :1]
+    polys = np.concatenate([polys, odd])
+    masks = reference_masks(kp[rows[:60]], MARKET)
+    for row, mask in zip(kp[rows[:60]], masks, strict=True):
+        assert np.array_equal(mask, reference_mask(row, MARKET))
+    for shape in (MARKET, (37, 23)):
+        batched = polygons_0142(polys, shape, chunk=64)
+        for verts, flat in zip(polys, batched, strict=True):
+            rr, cc = polygon_0142(verts[:, 0], verts[:, 1], shape)
+            assert np.array_equal(flat, rr * shape[1] + cc)
 
 
 @pytest.mark.slow
