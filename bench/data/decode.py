@@ -28,7 +28,7 @@ import io
 import threading
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # a truncated file lacks the end marker
 _SOF = {0xC0, 0xC1, 0xC2}  # baseline, extended, progressive Huffman frames
@@ -53,8 +53,15 @@ def decode_rgb(data: bytes) -> np.ndarray:
 
 
 def pil_rgb(data: bytes) -> np.ndarray:
-    """The reference: PIL's decoding of ``data`` converted to RGB."""
-    with Image.open(io.BytesIO(data)) as img:
+    """The reference: PIL's decoding of ``data`` converted to RGB (PIL's errors, but an
+    unrecognised file is said to be one, not named by its in-memory buffer)."""
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnidentifiedImageError(
+            f"not an image file PIL can identify ({len(data)} bytes, starting {data[:8]!r})"
+        ) from None
+    with img:
         img.load()
         return np.asarray(img.convert("RGB"), dtype=np.uint8)
 

@@ -217,3 +217,13 @@ def test_opencv_that_disagrees_is_never_used(monkeypatch):
     assert decode.jpeg_decoder() == "PIL"
     np.testing.assert_array_equal(decode_rgb(data), pil_rgb(data))
     assert len(seen) == 1  # the check stopped at the first disagreement; decoding used PIL
+
+
+def test_a_file_that_is_no_image_is_said_to_be_one(tmp_path):
+    from bench.data.loader import read_image
+
+    path = tmp_path / "x.jpg"
+    path.write_bytes(b"<html>not found</html>")
+    with pytest.raises(ValueError, match=r"not an image file PIL can identify \(22 bytes, "
+                                         r"starting b'<html>no'\)"):
+        read_image(path, (128, 64))
