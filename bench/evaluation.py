@@ -243,17 +243,17 @@ class UnitEvaluator:
         size = ctx.split.files.size
         if size is None or ctx.protocol.changes_batches(ctx.split.files.spec.padded_width, size):
             return None
-        hooks = {}
+        hooks = []  # each once: metrics of every model share them (e.g. the mask cache)
         for run in ctx.models:
             for metric in run.metrics:
                 hook = getattr(metric, "prefetch", None)
-                if callable(hook):
-                    hooks.setdefault(type(metric), hook)  # one per kind: caches are shared
+                if callable(hook) and hook not in hooks:
+                    hooks.append(hook)
         if not hooks:
             return None
 
         def prefetch(batch: PairBatch) -> None:
-            for hook in hooks.values():
+            for hook in hooks:
                 hook(batch.tgt_kpts, size)
 
         return prefetch

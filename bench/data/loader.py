@@ -3,12 +3,13 @@
     for batch, errors in iter_batches(split, pairs, batch_size=32):
         ...   # batch: PairBatch of the loadable pairs; errors: [PairError] for the others
 
-Images are decoded (PIL's pixels, :mod:`bench.data.decode`) in a small thread pool (decoding releases the GIL), one batch
-ahead of the consumer, so decoding overlaps with generation and scoring. Memory stays at a
-couple of batches whatever the number of pairs. ``images=False`` streams pairs and keypoints
-only (``src_img``/``tgt_img`` None): a run whose ground truth comes from result strips;
-``sources=False`` leaves the source images out (``src_img`` None): a run of results folders
-alone, whose generators read their own files and whose metrics never look at the source.
+Images are decoded (PIL's pixels, :mod:`bench.data.decode`) in a small thread pool (decoding
+releases the GIL), one batch ahead of the consumer, so decoding overlaps with generation and
+scoring. Memory stays at a couple of batches whatever the number of pairs. ``images=False``
+streams pairs and keypoints only (``src_img``/``tgt_img`` None): a run whose ground truth comes
+from result strips; ``sources=False`` leaves the source images out (``src_img`` None): a run of
+results folders alone, whose generators read their own files and whose metrics never look at
+the source.
 """
 
 from __future__ import annotations
