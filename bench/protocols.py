@@ -131,18 +131,19 @@ class Protocol:
         (GFLA and DPTN saved JPEG); results folders' files are scored as stored."""
         return self.script.as_saved(images) if self.script is not None else images
 
+    def changes_batches(self, padded_width: int | None, size: tuple[int, int]) -> bool:
+        """Whether :meth:`prepare` changes batches of ``size`` (H, W) images: the protocol pads
+        with white and the images are narrower than the dataset's legacy frame."""
+        return self.white_padding and padded_width is not None and size[1] < padded_width
+
     def pad_images(self, images: np.ndarray, padded_width: int | None) -> np.ndarray:
         """The protocol's padding applied to plain uint8 (N, H, W, 3) images (real sets)."""
-        if not self.white_padding or padded_width is None or images.shape[2] >= padded_width:
+        if not self.changes_batches(padded_width, images.shape[1:3]):
             return images
         total = padded_width - images.shape[2]
         left = total // 2
         return np.pad(images, ((0, 0), (0, 0), (left, total - left), (0, 0)),
                       mode="constant", constant_values=255)
-
-    def changes_batches(self, padded_width: int | None, size: tuple[int, int]) -> bool:
-        """Whether :meth:`prepare` changes batches of ``size`` (H, W) images (it pads them)."""
-        return self.white_padding and padded_width is not None and size[1] < padded_width
 
     def prepare(
         self, fake: np.ndarray, batch: PairBatch, padded_width: int | None = None
@@ -152,16 +153,12 @@ class Protocol:
         ``padded_width`` is the dataset's legacy frame width (256 for DeepFashion's 176-wide
         crops, None for Market); it only matters to protocols with ``white_padding``.
         """
-        if not self.white_padding or padded_width is None or fake.shape[2] >= padded_width:
+        if not self.changes_batches(padded_width, fake.shape[1:3]):
             return fake, batch
-        total = padded_width - fake.shape[2]
-        left = total // 2
-        pad = ((0, 0), (0, 0), (left, total - left), (0, 0))
+        left = (padded_width - fake.shape[2]) // 2
 
         def widen(images: np.ndarray | None) -> np.ndarray | None:
-            if images is None:
-                return None
-            return np.pad(images, pad, mode="constant", constant_values=255)
+            return None if images is None else self.pad_images(images, padded_width)
 
         def shift(kpts: np.ndarray) -> np.ndarray:
             out = kpts.copy()

@@ -3,7 +3,7 @@ where one is known to agree.
 
     from bench.data.decode import decode_rgb, jpeg_decoder
     rgb = decode_rgb(path.read_bytes())   # uint8 (H, W, 3); OSError/ValueError if unreadable
-    jpeg_decoder()     # "OpenCV 4.12.0 (build-libjpeg-turbo (ver 3.1.2-70)), agrees with PIL"
+    jpeg_decoder()     # "OpenCV 5.1.0 (build-libjpeg-turbo (ver 3.1.2-70)), agrees with PIL"
 
 PIL is the reference: the protocols' scripts read images through it (scipy.misc.imread,
 skimage.io.imread), and so does every path of the harness that has no faster equal.
