@@ -47,8 +47,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from bench.config import RunConfig
 from bench.data import load_split, locate
 from bench.data.annotations import read_pairs
@@ -62,7 +60,7 @@ from bench.errors import (
     WeightsUnavailableError,
 )
 from bench.estimate import estimate_generation, long_run_notice
-from bench.evaluation import ModelRun, UnitEvaluator
+from bench.evaluation import ModelRun, UnitEvaluator, seed_torch
 from bench.files import write_atomic
 from bench.merge import Merger, check_labels
 from bench.metrics import METRICS
@@ -141,6 +139,10 @@ def make_run_id(dataset: str, pairs_hash: str) -> str:
 
 
 def _check_device(device: str) -> None:
+    if device == "cpu":
+        return  # always there (and a run of results folders need not import torch to say so)
+    import torch
+
     try:
         torch.empty(0, device=device)
     except (RuntimeError, AssertionError) as exc:
@@ -233,7 +235,7 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
     plan = Plan.of(config, pairs, pairs_hash, files.size)
 
     _check_device(device)
-    torch.manual_seed(config.seed)
+    seed_torch(config.seed, needed=any(config.folder_for(m) is None for m in config.models))
     built = _build_models(config, files.size, protocol, device) if generators else []
     lines: list[str] = []
     for name, gen in built:
@@ -483,6 +485,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
     current = None
     timed: list[dict] = []  # wall time per stage of the units this process evaluated
     resume_hint = f"python -m bench run --resume {run_dir}"
+    evaluator.expect(mine)
     try:
         with _terminate_as_interrupt(world):
             for unit in mine:
@@ -506,6 +509,7 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
                                   f"fixing the cause: {resume_hint}") from exc
         _say_failure(run_dir, rank, failure)
     finally:
+        evaluator.close()
         bar.close()
         ctx.outputs.flush_images()
     elapsed = time.perf_counter() - start
@@ -670,7 +674,7 @@ def merge(run_dir: Path, *, progress: bool = True, echo: Callable[[str], None] =
     run_dir = Path(run_dir)
     config = saved_config(run_dir).resolved()
     device = config.device
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if device.startswith("cuda") and not _cuda_available():
         device = "cpu"  # set-level metrics from the saved features; a training-folder real set
         echo("merge: no GPU here; anything the merge computes runs on the CPU")
     ctx = prepare(config, device, echo, progress, generators=False)
@@ -681,6 +685,12 @@ def merge(run_dir: Path, *, progress: bool = True, echo: Callable[[str], None] =
                      if r.kind == KIND_METRIC and r.value is not None}
     echo(f"merged {len(ctx.plan.units())} units of {run_dir}: {len(result.records)} records")
     return result
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def unavailable_summary(reasons: dict[str, list[str]]) -> list[str]:
@@ -698,23 +708,31 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
     """Efficiency records of each model after the quality evaluation (:mod:`bench.efficiency`:
     parameters and MACs; latency, throughput and memory with few iterations, each learned
     model in a fresh process). False if interrupted (what was measured is kept)."""
-    from bench.efficiency.probe import (
-        EfficiencySettings,
-        execution_modes,
-        measure_generator,
-        record_fields,
-    )
+    from bench.efficiency.measurement import record_fields, training_free
 
-    # timed in the arithmetic the run generated in (keys @cpu-bf16: their own columns)
-    settings = dataclasses.replace(EfficiencySettings.for_run(
-        device, config.batch_size,
-        modes=execution_modes(config.efficiency_cuda_graphs, config.efficiency_compile is not None),
-        compile_mode=config.efficiency_compile or "default"), dtype=config.precision)
+    settings = None
     if any(has_network(r.generator) for r in models):
+        from bench.efficiency.probe import EfficiencySettings, execution_modes
+
+        # timed in the arithmetic the run generated in (keys @cpu-bf16: their own columns)
+        settings = dataclasses.replace(EfficiencySettings.for_run(
+            device, config.batch_size,
+            modes=execution_modes(config.efficiency_cuda_graphs,
+                                  config.efficiency_compile is not None),
+            compile_mode=config.efficiency_compile or "default"), dtype=config.precision)
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:
         for run in models:
-            for m in measure_generator(run.name, run.generator, settings, echo=echo):
+            if settings is None or not has_network(run.generator):
+                # training-free (results folders, oracle, source, warp): one record, no torch
+                module = getattr(run.generator, "module", None)
+                measured = [training_free(type(module).__name__ if module is not None
+                                          else "NoParameters", device)]
+            else:
+                from bench.efficiency.probe import measure_generator
+
+                measured = measure_generator(run.name, run.generator, settings, echo=echo)
+            for m in measured:
                 emit(**run.labels, **record_fields(m, device=False))
     except KeyboardInterrupt:
         echo("\ninterrupted during the efficiency measurements: keeping what was measured")

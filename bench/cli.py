@@ -395,7 +395,7 @@ def _add_profile_parser(sub) -> None:
 
 def _add_mode_arguments(parser) -> None:
     """``--cuda-graphs`` and ``--compile [MODE]`` (``profile`` and ``run``)."""
-    from bench.efficiency.modes import COMPILE_MODES
+    from bench.efficiency import COMPILE_MODES
 
     parser.add_argument("--cuda-graphs", action="store_true",
                         help="also time CUDA graph replay (own columns, e.g. latency "

@@ -149,7 +149,7 @@ class RunConfig:
         except ValueError as exc:
             raise BenchError(f"--{exc}") from None
 
-        from bench.efficiency.modes import COMPILE_MODES
+        from bench.efficiency import COMPILE_MODES
 
         if self.efficiency_compile not in (None, *COMPILE_MODES):
             raise BenchError(f"--compile takes one of torch.compile's modes "

@@ -20,11 +20,21 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from dataclasses import dataclass
-
-import torch
-import torch.distributed as dist
+from typing import TYPE_CHECKING
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    import torch
+
+
+def _torch():
+    """torch and torch.distributed, imported when a process group is used (a plain run of
+    results folders never imports torch)."""
+    import torch
+    import torch.distributed
+
+    return torch, torch.distributed
 
 
 class DistributedError(BenchError):
@@ -48,10 +58,12 @@ class World:
 
     @property
     def _device(self) -> torch.device:  # where collective tensors live (NCCL: the GPU)
+        torch, _ = _torch()
         return torch.device(self.device if self.backend == "nccl" else "cpu")
 
     def mean(self, values: dict[str, float]) -> dict[str, float]:
         """Each value averaged over the ranks (in float64, then back to Python floats)."""
+        torch, dist = _torch()
         names = list(values)
         t = torch.tensor([values[k] for k in names], dtype=torch.float64, device=self._device)
         dist.all_reduce(t)
@@ -59,6 +71,7 @@ class World:
 
     def gather(self, state: torch.Tensor) -> list[torch.Tensor]:
         """Every rank's tensor of the same shape and dtype (e.g. a random-number state), on the CPU."""
+        torch, dist = _torch()
         local = state.to(self._device)
         parts = [torch.empty_like(local) for _ in range(self.size)]
         dist.all_gather(parts, local)
@@ -66,6 +79,7 @@ class World:
 
     def broadcast_text(self, text: str) -> str:
         """Rank 0's text on every rank (e.g. a run folder named after rank 0's clock)."""
+        torch, dist = _torch()
         data = torch.tensor(list(text.encode()), dtype=torch.uint8, device=self._device)
         size = torch.tensor([data.numel()], dtype=torch.int64, device=self._device)
         dist.broadcast(size, 0)
@@ -75,6 +89,7 @@ class World:
 
     def failed_ranks(self, failed: bool) -> list[int]:
         """Every rank says whether it failed; all learn which did (the ranks that failed)."""
+        torch, dist = _torch()
         flags = [torch.zeros(1, dtype=torch.int64, device=self._device)
                  for _ in range(self.size)]
         dist.all_gather(flags, torch.tensor([int(failed)], dtype=torch.int64,
@@ -82,12 +97,14 @@ class World:
         return [r for r, flag in enumerate(flags) if int(flag.item())]
 
     def barrier(self) -> None:
+        _, dist = _torch()
         if self.backend == "nccl":
             dist.barrier(device_ids=[self.local_rank])
         else:
             dist.barrier()
 
     def leave(self) -> None:
+        _, dist = _torch()
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()
 
@@ -115,6 +132,7 @@ def join(device: str, timeout_s: float, sync_bn: bool = False) -> World | None:
     if where is None:
         return None
     rank, size, local = where
+    torch, dist = _torch()
     if device.startswith("cuda"):
         if device != "cuda":
             raise DistributedError(f"--device {device} under torchrun: pass --device cuda; "

@@ -59,8 +59,10 @@ def device_name(device: str) -> str:
 
 
 def collect_env(device: str = "cpu") -> dict:
-    import torch
-
+    """The run's environment. torch's own facts (CUDA, threads, determinism) where this
+    process imported torch; a run of results folders scored by the SSIM family never does,
+    and says so (``torch_imported`` false, those fields null)."""
+    torch = sys.modules.get("torch")
     versions = {}
     for pkg in PACKAGES:
         try:
@@ -73,11 +75,13 @@ def collect_env(device: str = "cpu") -> dict:
         "platform": platform.platform(),
         "device": device,
         "device_name": device_name(device),
-        "cuda": torch.version.cuda,
-        "cuda_available": torch.cuda.is_available(),
+        "torch_imported": torch is not None,
+        "cuda": torch.version.cuda if torch else None,
+        "cuda_available": torch.cuda.is_available() if torch else None,
         "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "torch_threads": torch.get_num_threads() if torch else None,
+        "deterministic_algorithms": (torch.are_deterministic_algorithms_enabled() if torch
+                                     else None),
         "versions": versions,
         "git_sha": sha,
         "git_dirty": dirty,

@@ -33,10 +33,9 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
-from bench.generation import kpts_to_tensor
 from bench.keypoints import MISSING
+from bench.precision import has_network
 from bench.progress import format_duration
 
 THRESHOLD_S = 600.0  # say so when generation alone takes longer than this
@@ -45,16 +44,13 @@ MIN_PAIRS = 100  # smaller runs are not estimated
 PROBE_BATCH = 1
 
 
-def is_learned(gen) -> bool:
-    """A generator with parameters (a network to run); reference methods and results
-    folders have none."""
-    module = getattr(gen, "module", None)
-    return isinstance(module, torch.nn.Module) and any(True for _ in module.parameters())
-
-
 def probe_inputs(split, pairs, size: tuple[int, int], device: str, batch: int = PROBE_BATCH):
     """(source images, source keypoints, target keypoints) of the first ``batch`` pairs: the
     keypoints of the split, a grey image of the frame (the cost does not depend on pixels)."""
+    import torch
+
+    from bench.generation import kpts_to_tensor
+
     known = split.keypoints
     chosen = [p for p in pairs if p.src in known and p.tgt in known][:batch] or list(pairs[:1])
     h, w = size
@@ -68,6 +64,8 @@ def probe_inputs(split, pairs, size: tuple[int, int], device: str, batch: int = 
 def time_call(gen, inputs, clock: Callable[[], float] = time.perf_counter) -> float:
     """Seconds per pair of one ``gen.generate`` call on ``inputs``, with the random state
     restored afterwards and no gradient."""
+    import torch
+
     src, src_kpts, tgt_kpts = inputs
     with torch.random.fork_rng(devices=[]), torch.inference_mode():
         start = clock()
@@ -115,7 +113,7 @@ def estimate_generation(built, split, pairs, size: tuple[int, int], device: str,
     otherwise a second, warm call of each is the estimate."""
     if device != "cpu" or len(pairs) < MIN_PAIRS:
         return {}
-    learned = [(name, gen) for name, gen in built if is_learned(gen)
+    learned = [(name, gen) for name, gen in built if has_network(gen)
                and not getattr(gen, "sees_target", False) and not getattr(gen, "sees_pairs", False)]
     if not learned:
         return {}

@@ -2,8 +2,10 @@
 
     from bench.evaluation import UnitEvaluator
     evaluator = UnitEvaluator(context)           # context: bench.api's RunContext
+    evaluator.expect(units)                      # optional: load on across their boundaries
     result = evaluator.evaluate(unit, on_pairs=bar.update)   # a bench.units.UnitResult
     evaluator.partial()                          # what an interrupted unit computed so far
+    evaluator.close()
 
 The result is a pure function of the plan and the unit: metrics and the shared real-set rows
 start afresh for each unit (:meth:`bench.metrics.inception.RealTargets.start_unit`), the batches
@@ -16,21 +18,25 @@ Generation runs one batch ahead of scoring (:func:`launch`, :class:`Launched`): 
 launched on every model before batch k is scored, so a GPU generates while the host decodes and
 scores; rows and metric updates keep pair order, so the values are those of batch-by-batch
 work. The wall time of each stage (:mod:`bench.stages`) goes into the unit's ``who``.
+Loading runs one batch ahead too, and across units when the evaluator was told which units
+follow (:meth:`UnitEvaluator.expect`): the next unit's first batch is decoded while this
+unit's last is scored. Loading has no per-unit state, so the values are the same.
 """
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from bench.data.loader import PairError, iter_batches
+from bench.data.loader import PairError, iter_batches, iter_group_batches
 from bench.errors import GeneratorOutputError
-from bench.generation import images_to_tensor, kpts_to_tensor, tensor_to_images
 from bench.models.base import Weights
 from bench.plan import Unit
 from bench.precision import FP32, autocast
@@ -38,6 +44,9 @@ from bench.records import KIND_PAIR_ERROR
 from bench.stages import Stages
 from bench.types import Generated, Metric, PairBatch
 from bench.units import ModelUnit, UnitResult
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -73,15 +82,24 @@ def generate(gen, batch: PairBatch, device: str, precision: str = FP32
              ) -> torch.Tensor | Generated:
     """Call ``gen.generate`` with what its capability flags allow it to see: the target image
     for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders); under
-    autocast at ``precision`` (:mod:`bench.precision`)."""
+    autocast at ``precision`` (:mod:`bench.precision`). A generator that ``takes_arrays``
+    (results folders) is handed the batch's numpy arrays as they are, without torch."""
+    kwargs = {}
+    if getattr(gen, "sees_pairs", False):
+        kwargs["pairs"] = batch.pairs
+    if getattr(gen, "takes_arrays", False):
+        if getattr(gen, "sees_target", False):
+            kwargs["tgt_img"] = batch.tgt_img
+        return gen.generate(batch.src_img, batch.src_kpts, batch.tgt_kpts, **kwargs)
+    import torch
+
+    from bench.generation import images_to_tensor, kpts_to_tensor
+
     src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
     src_kpts = kpts_to_tensor(batch.src_kpts, device)
     tgt_kpts = kpts_to_tensor(batch.tgt_kpts, device)
-    kwargs = {}
     if getattr(gen, "sees_target", False):
         kwargs["tgt_img"] = images_to_tensor(batch.tgt_img, device)
-    if getattr(gen, "sees_pairs", False):
-        kwargs["pairs"] = batch.pairs
     with torch.inference_mode(), autocast(device, precision):
         return gen.generate(src, src_kpts, tgt_kpts, **kwargs)
 
@@ -128,7 +146,8 @@ def launch(gen, batch: PairBatch, device: str, precision: str = FP32,
         out = generate(gen, batch, device, precision)
     except GENERATION_ERRORS as exc:
         return Launched(exc)
-    if isinstance(out, torch.Tensor) and out.device.type == "cuda":
+    torch = sys.modules.get("torch")  # an output can be a tensor only where torch was imported
+    if torch is not None and isinstance(out, torch.Tensor) and out.device.type == "cuda":
         host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
         host.copy_(out, non_blocking=True)
         event = torch.cuda.Event()
@@ -148,6 +167,17 @@ def check_generated(out: Generated, shape: tuple[int, ...]) -> None:
             raise GeneratorOutputError(
                 f"generate() returned {what} {found}, expected uint8 {shape} (N, H, W, 3)"
             )
+
+
+def seed_torch(seed: int, needed: bool = False) -> None:
+    """``torch.manual_seed(seed)`` where this process uses torch: ``needed`` (a generator that
+    runs torch code is about to be built) or torch already imported (by a model or a metric's
+    network). A run of results folders scored by array metrics never imports torch, and
+    nothing in it draws from torch's generators."""
+    if needed or "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
 
 
 def unit_seed(seed: int, unit: Unit) -> int:
@@ -182,13 +212,58 @@ class UnitEvaluator:
         # results folders read batch k+1's files here while batch k is scored (one thread:
         # their batches stay in order)
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="results-reader")
+        self._stream: Iterator | None = None  # batches of the expected units, loaded ahead
+        self._expected: deque[Unit] = deque()
+        self._position = -1  # the stream's list of the unit being evaluated
+
+    def _loader_options(self) -> dict:
+        ctx = self.context
+        # results folders read their own images, and no metric looks at the source image
+        sources = any(not getattr(run.generator, "sees_pairs", False) for run in ctx.models)
+        return dict(batch_size=ctx.config.batch_size, workers=ctx.config.decode_threads,
+                    images=not ctx.protocol.gt_from_results, sources=sources,
+                    prefetch=self.prefetch_hook())
+
+    def expect(self, units: Sequence[Unit]) -> None:
+        """The units :meth:`evaluate` will be asked for next, in this order: their batches
+        are loaded as one stream, so a unit's first batch is ready when it starts. A unit
+        asked for out of this order is loaded on its own (the stream is dropped)."""
+        self.close()
+        ctx = self.context
+        self._expected, self._position = deque(units), -1
+        self._stream = iter_group_batches(ctx.split, [ctx.plan.pairs_of(u) for u in units],
+                                          **self._loader_options())
+
+    def close(self) -> None:
+        """Stop loading ahead (waits for the batch being loaded)."""
+        if self._stream is not None:
+            self._stream.close()
+        self._stream, self._expected = None, deque()
+
+    def _batches(self, unit: Unit) -> Iterator[tuple]:
+        """(batch or None, load errors) of ``unit``, from the stream when it is the next
+        expected unit."""
+        ctx = self.context
+        pairs = ctx.plan.pairs_of(unit)
+        if not self._expected or self._expected[0] != unit:
+            self.close()
+            yield from iter_batches(ctx.split, pairs, **self._loader_options())
+            return
+        self._expected.popleft()
+        self._position += 1
+        for _ in range(-(-len(pairs) // ctx.config.batch_size)):
+            k, batch, errors = next(self._stream)
+            if k != self._position:  # pragma: no cover - the stream is cut by the same plan
+                raise RuntimeError(f"loader out of step: unit {unit.index} got a batch of "
+                                   f"stream position {k}, expected {self._position}")
+            yield batch, errors
 
     def evaluate(self, unit: Unit, on_pairs: Callable[[int], None] = lambda n: None
                  ) -> UnitResult:
         ctx = self.context
         start = time.perf_counter()
         self._unit = unit
-        torch.manual_seed(unit_seed(ctx.config.seed, unit))
+        seed_torch(unit_seed(ctx.config.seed, unit))
         start_unit(ctx.shared)
         self._models = {}
         self.stages = Stages()
@@ -197,33 +272,32 @@ class UnitEvaluator:
                 metric.reset()
             self._models[run.name] = ModelUnit(name=run.name, labels=run.labels,
                                                extra=dict(run.extra), keys=run.pair_keys)
-        # results folders read their own images, and no metric looks at the source image
-        sources = any(not getattr(run.generator, "sees_pairs", False) for run in ctx.models)
-        batches = iter_batches(ctx.split, ctx.plan.pairs_of(unit), ctx.config.batch_size,
-                               ctx.config.decode_threads,
-                               images=not ctx.protocol.gt_from_results, sources=sources,
-                               prefetch=self.prefetch_hook())
+        batches = self._batches(unit)
         # One batch in flight: batch k+1's generation is launched before batch k is scored,
         # so on a GPU the device generates while the host scores (on a CPU: the same work in
         # the same order per model). Rows and metric updates stay in pair order.
         waiting: tuple | None = None
-        while True:
-            with self.stages.timed("load"):
-                item = next(batches, None)
-            if item is not None:
-                try:
-                    item = (*item, self.launch(item[0]))
-                except KeyboardInterrupt:  # keep the batch already generated: score it first
-                    if waiting is not None:
-                        self.finish(*waiting)
-                        on_pairs(_pairs_of(waiting))
-                    raise
-            if waiting is not None:
-                self.finish(*waiting)
-                on_pairs(_pairs_of(waiting))
-            if item is None:
-                break
-            waiting = item
+        try:
+            while True:
+                with self.stages.timed("load"):
+                    item = next(batches, None)
+                if item is not None:
+                    try:
+                        item = (*item, self.launch(item[0]))
+                    except KeyboardInterrupt:  # keep the batch already generated: score it
+                        if waiting is not None:
+                            self.finish(*waiting)
+                            on_pairs(_pairs_of(waiting))
+                        raise
+                if waiting is not None:
+                    self.finish(*waiting)
+                    on_pairs(_pairs_of(waiting))
+                if item is None:
+                    break
+                waiting = item
+        except BaseException:
+            self.close()  # the stream stopped inside this unit: later units load on their own
+            raise
         return self.partial(seconds=time.perf_counter() - start)
 
     def partial(self, seconds: float | None = None) -> UnitResult:
@@ -312,6 +386,8 @@ class UnitEvaluator:
                 problems = {i: msg for i, (msg, _) in out.problems.items()}
                 stage, files = "read", {i: f for i, (_, f) in out.problems.items()}
             else:
+                from bench.generation import tensor_to_images
+
                 images, problems = tensor_to_images(out, shape)
                 images = ctx.protocol.prepare_generated(images)  # e.g. GFLA's JPEG files
                 stage, files = "generate", {}

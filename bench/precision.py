@@ -20,12 +20,12 @@ are timed under the same autocast (keys ``latency_ms@cpu-bf16``: their own colum
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager, nullcontext
 
-import torch
-
 FP32 = "fp32"
-DTYPES = {FP32: torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: precision -> the name of its torch dtype (torch is imported only where a network runs)
+DTYPES = {FP32: "float32", "bf16": "bfloat16", "fp16": "float16"}
 
 
 def check_precision(precision: str) -> str:
@@ -34,18 +34,30 @@ def check_precision(precision: str) -> str:
     return precision
 
 
+def torch_dtype(precision: str):
+    """The torch dtype of ``precision`` (``torch.bfloat16`` for ``bf16``)."""
+    import torch
+
+    return getattr(torch, DTYPES[check_precision(precision)])
+
+
 def autocast(device: str, precision: str) -> AbstractContextManager:
     """``torch.autocast`` on ``device``'s type at ``precision``; nothing for fp32."""
     check_precision(precision)
     if precision == FP32:
         return nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=DTYPES[precision])
+    import torch
+
+    return torch.autocast(torch.device(device).type, dtype=torch_dtype(precision))
 
 
 def has_network(generator) -> bool:
-    """Whether ``generator`` runs a network with learned parameters (what autocast changes)."""
+    """Whether ``generator`` runs a network with learned parameters (what autocast changes).
+    A process that never imported torch holds no torch module, so it is not imported to ask."""
+    torch = sys.modules.get("torch")
     module = getattr(generator, "module", None)
-    return isinstance(module, torch.nn.Module) and any(True for _ in module.parameters())
+    return (torch is not None and isinstance(module, torch.nn.Module)
+            and any(True for _ in module.parameters()))
 
 
 def model_precision(generator, precision: str) -> str:

@@ -10,7 +10,9 @@ Conventions (DESIGN.md "Interfaces"):
 A metric sees a :class:`PairBatch` and the generated images; a generator never sees the target
 image (capability flags are the only exceptions: ``sees_target`` (``oracle``) is handed
 ``tgt_img=``, ``sees_pairs`` (results folders, :mod:`bench.models.folder`) is handed ``pairs=``,
-the pair names, and may return a :class:`Generated` instead of a tensor)::
+the pair names, and may return a :class:`Generated` instead of a tensor; ``takes_arrays``
+(results folders) is handed the batch's numpy arrays instead of tensors, so a run of them
+never imports torch)::
 
     class MyGenerator:
         name = "mine"

@@ -11,6 +11,7 @@ import bench.estimate as estimate
 from bench.api import run
 from bench.config import RunConfig
 from bench.models import GENERATORS
+from bench.precision import has_network
 from bench.progress import Progress, format_duration, format_rate
 
 
@@ -141,7 +142,7 @@ def test_short_runs_and_other_devices_are_not_timed(noisy_model):
     pairs = tuple(range(5))
     assert estimate.estimate_generation(built, None, pairs, (128, 64), "cpu") == {}
     assert estimate.estimate_generation(built, None, tuple(range(500)), (128, 64), "cuda") == {}
-    assert estimate.is_learned(gen) and not estimate.is_learned(object())
+    assert has_network(gen) and not has_network(object())
 
 
 def _read(path):

@@ -2,6 +2,8 @@
 
     for batch, errors in iter_batches(split, pairs, batch_size=32):
         ...   # batch: PairBatch of the loadable pairs; errors: [PairError] for the others
+    for k, batch, errors in iter_group_batches(split, [unit_a, unit_b], batch_size=32):
+        ...   # k: which pair list (a batch never spans two); loading runs on across them
 
 Images are decoded (PIL's pixels, :mod:`bench.data.decode`) in a small thread pool (decoding
 releases the GIL), one batch ahead of the consumer, so decoding overlaps with generation and
@@ -14,7 +16,7 @@ the source.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,15 +107,30 @@ def iter_batches(
     (``images=False``: keypoints only, no image decoded; ``sources=False``: no source image).
     ``prefetch(batch)`` runs in the loading thread on each batch as it is loaded, ahead of the
     consumer (e.g. pose masks into their cache); its exceptions are ignored."""
-    chunks = [pairs[i : i + batch_size] for i in range(0, len(pairs), batch_size)]
+    for _, batch, errors in iter_group_batches(split, (pairs,), batch_size, workers, images,
+                                               sources, prefetch):
+        yield batch, errors
+
+
+def iter_group_batches(
+    split: Split, groups: Sequence[tuple[Pair, ...]], batch_size: int = 32, workers: int = 2,
+    images: bool = True, sources: bool = True,
+    prefetch: Callable[[PairBatch], None] | None = None,
+) -> Iterator[tuple[int, PairBatch | None, list[PairError]]]:
+    """:func:`iter_batches` of several pair lists in turn (e.g. a run's work units), yielding
+    ``(k, batch or None, errors)`` with ``k`` the list's position; each list is cut into its
+    own batches, and the next batch is loaded while the consumer works, across the lists'
+    boundaries too (the start of the next unit is not waited for)."""
+    chunks = [(k, pairs[i : i + batch_size]) for k, pairs in enumerate(groups)
+              for i in range(0, len(pairs), batch_size)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, ThreadPoolExecutor(1) as ahead:
         pending: Future | None = None
-        for i in range(len(chunks)):
+        for i, (k, chunk) in enumerate(chunks):
             if pending is None:
-                pending = ahead.submit(_load_batch, split, chunks[i], pool, images, sources,
+                pending = ahead.submit(_load_batch, split, chunk, pool, images, sources,
                                        prefetch)
             current = pending.result()
-            pending = (ahead.submit(_load_batch, split, chunks[i + 1], pool, images, sources,
+            pending = (ahead.submit(_load_batch, split, chunks[i + 1][1], pool, images, sources,
                                     prefetch)
                        if i + 1 < len(chunks) else None)
-            yield current
+            yield (k, *current)

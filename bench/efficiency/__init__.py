@@ -28,19 +28,28 @@ model and mode timed in a fresh process, :mod:`.worker`). ``bench run`` adds the
 (``--no-efficiency`` skips them); see docs/DESIGN.md "Efficiency".
 """
 
-from bench.efficiency.memory import MemoryPeak, peak_memory
-from bench.efficiency.params import ParameterCount, count_parameters
-from bench.efficiency.probe import (
-    EfficiencySettings,
-    Measurement,
-    measure_generator,
-    measure_module,
-    profile_models,
-)
-from bench.efficiency.timing import Timing, time_callable
+import importlib
 
-__all__ = [
-    "EfficiencySettings", "Measurement", "MemoryPeak", "ParameterCount", "Timing",
-    "count_parameters", "measure_generator", "measure_module", "peak_memory", "profile_models",
-    "time_callable",
-]
+#: Execution modes of a timed forward pass, and torch.compile's modes (:mod:`.modes`). Here,
+#: not there: the command line offers them without importing torch.
+MODES = ("eager", "cuda-graphs", "compile")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+# Each name is imported from its module when first asked for (they import torch).
+_EXPORTS = {
+    "MemoryPeak": "memory", "peak_memory": "memory",
+    "ParameterCount": "params", "count_parameters": "params",
+    "EfficiencySettings": "probe", "measure_generator": "probe", "measure_module": "probe",
+    "profile_models": "probe",
+    "Measurement": "measurement",
+    "Timing": "timing", "time_callable": "timing",
+}
+
+__all__ = ["COMPILE_MODES", "MODES", *sorted(_EXPORTS)]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-MODES = ("eager", "cuda-graphs", "compile")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+from bench.efficiency import COMPILE_MODES, MODES  # noqa: F401 - their names, torch-free
+
 #: Largest absolute output difference to eager a mode may show, by (mode, dtype).
 TOLERANCES = {
     ("cuda-graphs", "fp32"): 1e-5, ("compile", "fp32"): 1e-4,

@@ -46,12 +46,18 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from bench.efficiency.measurement import (  # noqa: F401 - re-exported: the records' API
+    EFFICIENCY_VERSION,
+    Measurement,
+    record_fields,
+    training_free,
+)
 from bench.efficiency.modes import (
     COMPILE_MODES,
     MODES,
@@ -61,10 +67,10 @@ from bench.efficiency.modes import (
     mode_suffix,
     mode_unavailable_reason,
 )
-from bench.models.base import ModelSpec, NoParameters
-from bench.precision import DTYPES
+from bench.models.base import ModelSpec
+from bench.models.modules import NoParameters
+from bench.precision import DTYPES, torch_dtype
 
-EFFICIENCY_VERSION = "1"
 ISOLATIONS = ("process", "none")
 
 #: Published sizes and speeds (PROTOCOL.md 2.2, DeepFashion table; hardware not stated), with
@@ -167,26 +173,6 @@ class EfficiencySettings:
         for key in ("devices", "sweep", "modes"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
-        return cls(**data)
-
-
-@dataclass
-class Measurement:
-    key: str
-    value: float | None
-    unit: str
-    group: str  # params, ops, latency, throughput, memory, sweep
-    higher_is_better: bool | None = False
-    device: str = "cpu"
-    status: str = "ok"  # ok, unavailable, not_applicable, failed
-    error: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Measurement:
         return cls(**data)
 
 
@@ -382,7 +368,7 @@ def speed_measurements(module: nn.Module, device: str, settings: EfficiencySetti
     executor = Executor(module, mode, dtype=settings.dtype, compile_mode=settings.compile_mode,
                         backend=settings.compile_backend)
     env = {**environment(device, settings), "isolation": isolation, **executor.describe()}
-    autocast = (torch.autocast(dev.type, dtype=DTYPES[settings.dtype],
+    autocast = (torch.autocast(dev.type, dtype=torch_dtype(settings.dtype),
                                cache_enabled=autocast_cache(mode))
                 if settings.dtype != "fp32" else nullcontext())
     sync = (lambda: torch.cuda.synchronize(dev)) if gpu else None
@@ -576,11 +562,7 @@ def measure_module(module: nn.Module, settings: EfficiencySettings, *, name: str
     ``name``). Timing runs in fresh processes rebuilt from ``spec`` when
     ``settings.isolation == "process"`` and a spec is given, else in this process."""
     if isinstance(module, NoParameters) or not any(True for _ in module.parameters()):
-        return [Measurement(
-            "params", None, "parameters", "params", device=settings.devices[0],
-            status="not_applicable",
-            error="not applicable: training-free method (no network to count or time)",
-            extra={"module_class": type(module).__name__})]
+        return [training_free(type(module).__name__, settings.devices[0])]
     out = static_measurements(module, settings, name=name)
     if not callable(getattr(module, "example_inputs", None)):
         return out
@@ -628,22 +610,6 @@ def measure_generator(name: str, generator, settings: EfficiencySettings,
 
 
 # -- records -------------------------------------------------------------------------------
-
-
-def record_fields(m: Measurement, *, device: bool = True) -> dict:
-    """The fields of a :class:`bench.records.Record` that a measurement fills (kind, metric,
-    key, value, ...); the caller adds the run's and the model's fields."""
-    from bench.records import KIND_EFFICIENCY, KIND_MODEL_ERROR
-
-    kind = KIND_MODEL_ERROR if m.status == "failed" else KIND_EFFICIENCY
-    fields = dict(kind=kind, n=0, metric=m.group, metric_version=EFFICIENCY_VERSION, key=m.key,
-                  value=m.value, unit=m.unit, higher_is_better=m.higher_is_better,
-                  error=None if m.status == "ok" else (
-                      m.error if kind == KIND_EFFICIENCY else f"efficiency {m.key}: {m.error}"),
-                  extra={"status": m.status, **m.extra})
-    if device:
-        fields["device"] = m.device
-    return fields
 
 
 # -- python -m bench profile --------------------------------------------------------------

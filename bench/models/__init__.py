@@ -9,7 +9,7 @@ Results folders are not registry entries: ``--models folder:NAME=PATH`` builds a
 :class:`bench.models.folder.FolderModel` named NAME for the run (see that module).
 """
 
-from bench.models.base import UNTRAINED, ModelSpec, NoParameters, Provenance, Weights
+from bench.models.base import UNTRAINED, ModelSpec, Provenance, Weights
 from bench.registry import Registry
 
 GENERATORS: Registry = Registry("model")
@@ -23,4 +23,4 @@ GENERATORS.register_lazy("ctat", "ctat.adapter:CTATAdapter")
 GENERATORS.register_lazy("patn", "baselines.patn.adapter:PATNAdapter", aliases=("pata",))
 GENERATORS.register_lazy("pg2", "baselines.pg2.adapter:PG2Adapter")
 
-__all__ = ["GENERATORS", "UNTRAINED", "ModelSpec", "NoParameters", "Provenance", "Weights"]
+__all__ = ["GENERATORS", "UNTRAINED", "ModelSpec", "Provenance", "Weights"]

@@ -19,8 +19,6 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from bench.errors import ModelUnavailableError
 
 
@@ -98,13 +96,6 @@ def check_untrained_allowed(spec: ModelSpec, how_to_train: str) -> None:
             f"{spec.name}=PATH ({how_to_train}), or --checkpoint {spec.name}={UNTRAINED} to score "
             "seeded untrained weights (labelled untrained; not a trained model's numbers)"
         )
-
-
-class NoParameters(torch.nn.Module):
-    """The ``module`` of a training-free method: nothing to count, nothing to time on a GPU."""
-
-    def forward(self, src_img, src_kpts, tgt_kpts):  # pragma: no cover - never called
-        return src_img
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ dataset images, only the pair and annotation files (keypoints for masks and PCKh
 The adapter declares ``sees_pairs``: the harness hands it the evaluated pair list before work
 (:meth:`FolderModel.plan`, which stops the run when the folder holds none of the pairs) and each
 batch's pairs (``generate(..., pairs=)``); it is never handed a target image. ``module`` is
-:class:`NoParameters` (nothing to count or time) and ``weights`` is the folder's path with the
+None (no network: nothing to count or time, and torch is not imported for it) and ``weights`` is the folder's path with the
 sha256 of the evaluated files (names and contents, in pair order), so a changed folder shows
 on every record.
 """
@@ -72,7 +72,7 @@ from PIL import Image
 
 from bench.data.decode import decode_rgb
 from bench.errors import BenchError, ModelUnavailableError
-from bench.models.base import ModelSpec, NoParameters, Provenance, Weights
+from bench.models.base import ModelSpec, Provenance, Weights
 from bench.types import Generated, Pair
 
 PREFIX = "folder:"
@@ -542,6 +542,7 @@ class FolderModel:
 
     sees_target = False
     sees_pairs = True  # the harness passes the pairs (names), never the target image
+    takes_arrays = True  # ... and the batch's numpy arrays, not tensors (no torch needed)
 
     def __init__(self, spec: ModelSpec, folder: FolderSpec, workers: int = 2,
                  allow_crop: bool = True, resizer=None) -> None:
@@ -558,7 +559,6 @@ class FolderModel:
             what = "is a file, not a folder" if self.root.exists() else "does not exist"
             raise ModelUnavailableError(f"folder:{folder.name}: {self.root} {what}")
         self.workers = max(1, workers)
-        self._module = NoParameters()
         self.layout: Layout | None = None
         self.match: Match | None = None
         self.weights = Weights(label=str(self.root))
@@ -566,8 +566,9 @@ class FolderModel:
                                      notes="images generated elsewhere, read from files")
 
     @property
-    def module(self):
-        return self._module
+    def module(self) -> None:
+        """None: a results folder runs no network (its efficiency record: not applicable)."""
+        return None
 
     @property
     def has_target(self) -> bool:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from bench.models.base import ModelSpec, NoParameters, Provenance
+from bench.models.base import ModelSpec, Provenance
+from bench.models.modules import NoParameters
 
 
 class Source:

@@ -47,7 +47,8 @@ import torch
 import torch.nn.functional as F
 
 from bench.keypoints import MISSING, NUM_JOINTS
-from bench.models.base import ModelSpec, NoParameters, Provenance
+from bench.models.base import ModelSpec, Provenance
+from bench.models.modules import NoParameters
 
 (NOSE, NECK, R_SHO, R_ELB, R_WRI, L_SHO, L_ELB, L_WRI, R_HIP, R_KNE, R_ANK, L_HIP, L_KNE, L_ANK,
  R_EYE, L_EYE, R_EAR, L_EAR) = range(NUM_JOINTS)

@@ -29,6 +29,6 @@ def precision_note(precisions: Iterable[str]) -> str | None:
     if not tagged:
         return None
     names = ", ".join(f"({p})" for p in tagged)
-    dtypes = " / ".join(str(DTYPES[p]).removeprefix("torch.") for p in tagged)
+    dtypes = " / ".join(DTYPES[p] for p in tagged)
     return (f"{names}: generated under {dtypes} autocast (--precision); metric networks and "
             "the SSIM family in float32")

@@ -128,3 +128,105 @@ def test_no_prefetch_where_the_protocol_pads_the_batch():
                                   models=[SimpleNamespace(metrics=metrics)])
             hook = UnitEvaluator(ctx).prefetch_hook()
             assert (hook is not None) == expected, (protocol, size, len(metrics))
+
+
+def test_group_batches_cut_each_list_on_its_own(market_folder):
+    from bench.data.loader import iter_group_batches
+
+    split = load_split(locate("market", market_folder))
+    groups = [split.pairs[:10], split.pairs[10:16]]
+    got = list(iter_group_batches(split, groups, batch_size=4, sources=False))
+    assert [(k, len(b)) for k, b, _ in got] == [(0, 4), (0, 4), (0, 2), (1, 4), (1, 2)]
+    alone = [b for g in groups for b, _ in iter_batches(split, g, batch_size=4, sources=False)]
+    for (_, a, _), b in zip(got, alone, strict=True):
+        assert a.pairs == b.pairs
+        np.testing.assert_array_equal(a.tgt_img, b.tgt_img)
+
+
+def _unit_run(market_folder, out, **extra):
+    return run(RunConfig(models=("warp",), dataset="market", data_root=market_folder, limit=24,
+                         batch_size=4, unit_size=8, metrics=("ssim", "l1"), bootstrap=0,
+                         efficiency=False, save_images=False, out=out, **extra),
+               progress=False, echo=lambda s: None)
+
+
+def test_the_next_unit_is_loaded_while_this_one_is_scored(market_folder, tmp_path, monkeypatch):
+    """A run's units are one stream for the loader: the first batch of unit k+1 is decoded
+    before unit k's last batch is scored. Values and per-pair rows are those of units loaded
+    one at a time."""
+    import bench.evaluation as evaluation
+
+    events = []
+    load, finish = loader._load_batch, evaluation.UnitEvaluator.finish
+
+    def loading(split, pairs, *args):
+        events.append(("load", pairs[0].index))
+        return load(split, pairs, *args)
+
+    def scoring(self, batch, *args):
+        events.append(("score", batch.pairs[0].index))
+        return finish(self, batch, *args)
+
+    monkeypatch.setattr(loader, "_load_batch", loading)
+    monkeypatch.setattr(evaluation.UnitEvaluator, "finish", scoring)
+    streamed = _unit_run(market_folder, tmp_path / "stream")
+    for next_unit_first, last_batch in ((8, 4), (16, 12)):
+        assert events.index(("load", next_unit_first)) < events.index(("score", last_batch))
+    events.clear()
+    monkeypatch.setattr(evaluation.UnitEvaluator, "expect", lambda self, units: None)
+    alone = _unit_run(market_folder, tmp_path / "alone")
+    for next_unit_first, last_batch in ((8, 4), (16, 12)):  # unit by unit: after the last
+        assert events.index(("load", next_unit_first)) > events.index(("score", last_batch))
+    assert streamed.values == alone.values
+    for name in ("per_pair/warp.csv",):
+        assert ((tmp_path / "stream" / name).read_text()
+                == (tmp_path / "alone" / name).read_text())
+
+
+def test_units_asked_out_of_order_load_on_their_own(market_folder, tmp_path):
+    """The evaluator told to expect units 0, 1, 2 and asked for 2 first (then 0, after a unit
+    that stopped half-way) loads each asked unit's own pairs."""
+    from bench.api import prepare
+    from bench.evaluation import UnitEvaluator
+    from bench.outputs import RunOutputs
+
+    config = RunConfig(models=("warp",), dataset="market", data_root=market_folder, limit=24,
+                       batch_size=4, unit_size=8, metrics=("l1",), bootstrap=0,
+                       efficiency=False, save_images=False).resolved()
+    ctx = prepare(config, "cpu", echo=lambda s: None, progress=False)
+    ctx.outputs = RunOutputs(tmp_path, config.models, save_images=False)
+    units = ctx.plan.units()
+    evaluator = UnitEvaluator(ctx)
+    expected = {u.index: evaluator.evaluate(u).models[0] for u in units}
+    evaluator.expect(units)
+    _same(evaluator.evaluate(units[2]).models[0], expected[2])
+    evaluator.expect(units)
+    _same(evaluator.evaluate(units[0]).models[0], expected[0])
+    evaluator.close()
+    evaluator.expect(units)
+    calls = []
+    finish = evaluator.finish
+
+    def stop_half_way(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return finish(*args)
+
+    evaluator.finish = stop_half_way
+    with pytest.raises(KeyboardInterrupt):
+        evaluator.evaluate(units[0])
+    evaluator.finish = finish
+    _same(evaluator.evaluate(units[1]).models[0], expected[1])
+    evaluator.close()
+
+
+def _same(got, expected) -> None:
+    """Two evaluations of a unit by one model: the same rows, values and metric states."""
+    assert got.rows == expected.rows and len(got.rows) == 8
+    np.testing.assert_array_equal(got.values, expected.values)
+    assert got.states.keys() == expected.states.keys()
+    for metric, state in got.states.items():
+        assert state.keys() == expected.states[metric].keys()
+        for key, value in state.items():
+            np.testing.assert_array_equal(value, expected.states[metric][key])

@@ -19,7 +19,7 @@ from bench.efficiency.probe import (
     speed_keys,
     speed_measurements,
 )
-from bench.models import NoParameters
+from bench.models.modules import NoParameters
 from bench.records import KIND_EFFICIENCY, KIND_MODEL_ERROR
 
 NO_CUDA = not torch.cuda.is_available()

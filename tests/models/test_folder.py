@@ -10,7 +10,7 @@ from PIL import Image
 
 from bench.config import RunConfig
 from bench.errors import BenchError, ModelUnavailableError
-from bench.models import ModelSpec, NoParameters
+from bench.models import ModelSpec
 from bench.models.folder import (
     FolderError,
     FolderIndex,
@@ -20,6 +20,7 @@ from bench.models.folder import (
     match_pairs,
     split_model_list,
 )
+from bench.models.modules import NoParameters
 from bench.types import Generated, Pair
 
 PAIRS = (
@@ -170,7 +171,7 @@ def test_plan_and_generate_read_the_panels(tmp_path):
     (tmp_path / "r" / "unrelated.png").write_bytes(b"x")
     model = FolderModel(ModelSpec(name="dg", size=(8, 4), dataset="market"),
                         FolderSpec("dg", str(tmp_path / "r")))
-    assert model.sees_pairs and not model.sees_target and isinstance(model.module, NoParameters)
+    assert model.sees_pairs and not model.sees_target and model.module is None
     lines = model.plan(PAIRS)
     text = "\n".join(lines)
     assert "Def-GAN 3-panel strips" in text and "2 of 3 pairs found" in text

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.models import GENERATORS, ModelSpec, NoParameters, Provenance
+from bench.models import GENERATORS, ModelSpec, Provenance
+from bench.models.modules import NoParameters
 from bench.models.warp import Warp
 
 H, W = 128, 64
