@@ -310,3 +310,48 @@ def test_every_kind_of_file_decodes_as_pil_decodes_it(tmp_path, mode):
     np.testing.assert_array_equal(decode_rgb(data), _pil_rgb(data))
     with pytest.raises(OSError):  # a damaged file: PIL's error, whichever decoder was tried
         decode_rgb(data[: len(data) // 2])
+
+
+_NO_TORCH = """
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError(f"this run must not import {name}")
+
+sys.meta_path.insert(0, NoTorch())
+from bench.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_results_folder_run_never_imports_torch(market_folder, tmp_path):
+    """Results folders scored by the SSIM family and L1, with the default efficiency and
+    bootstrap steps and the table: torch is never imported (its import is most of the
+    start-up time of such a run), and env.json says so."""
+    import json
+    import subprocess
+    import sys
+
+    from bench.data import load_split, locate
+
+    split = load_split(locate("market", market_folder))
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for pair in split.pairs[:12]:
+        (folder / f"{pair.src}_{pair.tgt}.png").write_bytes(
+            split.image_path(pair.src).read_bytes())
+    out = tmp_path / "r"
+    done = subprocess.run(
+        [sys.executable, "-c", _NO_TORCH, "run", "--models", f"folder:gen={folder}",
+         "--dataset", "market", "--data-root", str(market_folder), "--limit", "12",
+         "--metrics", "ssim,mask_ssim,l1", "--bootstrap", "50", "--quiet", "--out", str(out)],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    env = json.loads((out / "env.json").read_text())
+    assert env["torch_imported"] is False and env["torch_threads"] is None
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert {r["key"] for r in records if r["kind"] == "metric"} >= {"ssim", "mask_ssim", "l1"}
+    (params,) = [r for r in records if r["kind"] == "efficiency"]
+    assert params["extra"] == {"status": "not_applicable", "module_class": "NoParameters"}
