@@ -18,6 +18,7 @@ only under the script's name (said on the run's records).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,19 +96,21 @@ def pairs_sha256(pairs: tuple[Pair, ...] | list[Pair]) -> str:
     return digest.hexdigest()
 
 
-def _frame_problem(name: str, kpts: np.ndarray, files: DatasetFiles) -> str | None:
+def _frame_problems(names: list[str], kpts: np.ndarray, files: DatasetFiles) -> dict[str, str]:
+    """{name: problem} of the keypoint sets (N, 18, 2) with a keypoint outside the frame."""
     h, w = files.size
     m = files.frame_margin_x
-    have = (kpts[:, 0] != MISSING) & (kpts[:, 1] != MISSING)
-    x, y = kpts[:, 0], kpts[:, 1]
+    x, y = kpts[..., 0], kpts[..., 1]
+    have = (x != MISSING) & (y != MISSING)
     bad = have & ((x < -m) | (x >= w + m) | (y < 0) | (y >= h))
-    if not bad.any():
-        return None
-    j = int(np.flatnonzero(bad)[0])
-    return (
-        f"keypoint {j} of {name} at (x={x[j]:g}, y={y[j]:g}) lies outside the {h}x{w} frame "
-        f"({files.annotations_file.name})"
-    )
+    problems = {}
+    for i in np.flatnonzero(bad.any(axis=1)):
+        j = int(np.flatnonzero(bad[i])[0])
+        problems[names[i]] = (
+            f"keypoint {j} of {names[i]} at (x={x[i, j]:g}, y={y[i, j]:g}) lies outside the "
+            f"{h}x{w} frame ({files.annotations_file.name})"
+        )
+    return problems
 
 
 def load_split(files: DatasetFiles, check_images: bool = True) -> Split:
@@ -122,21 +125,16 @@ def load_split(files: DatasetFiles, check_images: bool = True) -> Split:
             f"{files.pairs_file}: {len(unannotated)} pair entries name images that have no row "
             f"in {files.annotations_file.name}:\n{shown}{more}"
         )
-    keypoints: dict[str, np.ndarray] = {}
-    problems: dict[str, str] = {}
-    needed = {n for s, t, _ in rows for n in (s, t)}
-    for name in needed:
-        kpts = annotations[name].copy()
-        if files.kpt_shift_x:
-            have = kpts[:, 0] != MISSING
-            kpts[have, 0] += files.kpt_shift_x
-        keypoints[name] = kpts
-        problem = _frame_problem(name, kpts, files)
-        if problem:
-            problems[name] = problem
+    needed = sorted({n for s, t, _ in rows for n in (s, t)})
+    stacked = np.stack([annotations[name] for name in needed]) if needed else np.empty((0, 18, 2))
+    if files.kpt_shift_x:
+        have = stacked[..., 0] != MISSING
+        stacked[..., 0][have] += files.kpt_shift_x
+    keypoints: dict[str, np.ndarray] = dict(zip(needed, stacked, strict=True))
+    problems = _frame_problems(needed, stacked, files)
     image_files: dict[str, str] = {}
     if check_images:
-        on_disk = {p.name for p in files.image_dir.iterdir()}
+        on_disk = set(os.listdir(files.image_dir))
         missing = []
         for name in sorted(needed):
             found = next((f for f in files.image_file_names(name) if f in on_disk), None)

@@ -333,17 +333,31 @@ def candidate_names(pair: Pair) -> list[tuple[str, str]]:
 
 
 def _candidates(pair: Pair) -> Iterator[tuple[str, str]]:
-    """:func:`candidate_names` one at a time (a search stops at the first file found)."""
-    src_stem, tgt_stem = Path(pair.src).stem, Path(pair.tgt).stem
+    """:func:`candidate_names` one at a time, each name once."""
     seen: set[str] = set()
+    for name, convention in _all_candidates(pair):
+        if name not in seen:
+            seen.add(name)
+            yield name, convention
+
+
+def _stem(name: str) -> str:
+    """``Path(name).stem``: the last component without its last suffix."""
+    name = name.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[:dot] if 0 < dot < len(name) - 1 else name
+
+
+def _all_candidates(pair: Pair) -> Iterator[tuple[str, str]]:
+    """Every candidate name in order, repeats included (a search stops at the first found,
+    and a name not found is not found again: no need to skip repeats there)."""
+    src, tgt = pair.src, pair.tgt
+    src_stem, tgt_stem = _stem(src), _stem(tgt)
     for sep, _ in SEPARATORS:
-        for s, s_label in ((pair.src, "{from}"), (src_stem, "{from stem}")):
-            for t, t_label in ((pair.tgt, "{to}"), (tgt_stem, "{to stem}")):
+        for s, s_label in ((src, "{from}"), (src_stem, "{from stem}")):
+            for t, t_label in ((tgt, "{to}"), (tgt_stem, "{to stem}")):
                 for vis in ("_vis", ""):
-                    name = f"{s}{sep}{t}{vis}"
-                    if name not in seen:
-                        seen.add(name)
-                        yield name, f"{s_label}{sep}{t_label}{vis}"
+                    yield f"{s}{sep}{t}{vis}", f"{s_label}{sep}{t_label}{vis}"
 
 
 @dataclass
@@ -376,7 +390,7 @@ class FolderIndex:
 
     def find(self, pair: Pair) -> tuple[Path, str] | None:
         """(file, convention) of ``pair``: the first candidate name present, .png before .jpg."""
-        for stem, convention in _candidates(pair):
+        for stem, convention in _all_candidates(pair):
             found = self.stems.get(stem)
             if found:
                 suffix = next(s for s in RESULT_SUFFIXES if s in found)
@@ -708,12 +722,19 @@ class FolderModel:
         return Generated(images=images, problems=problems, targets=targets, sources=sources)
 
 
-def _file_hashes(paths: list[Path], threads: int = 4) -> list[str]:
+def _file_hashes(paths: list[Path], threads: int | None = None) -> list[str]:
     """SHA-256 of each file, in order (reading and hashing release the GIL: a few threads
     overlap the disk and use the cores; each takes runs of files, not one task per file, which
-    halves the time for 12,000 small files)."""
+    halves the time for 12,000 small files). ``threads``: up to 4, at most one per core (four
+    on two cores took 0.34-0.43 s for 12,000 cached result files, two 0.23-0.24 s)."""
+    threads = threads or max(1, min(4, os.cpu_count() or 1))
+
     def some(run: list[Path]) -> list[str]:
-        return [hashlib.sha256(path.read_bytes()).hexdigest() for path in run]
+        out = []
+        for path in run:
+            with open(path, "rb", buffering=0) as file:  # one read, no buffer in between
+                out.append(hashlib.sha256(file.readall()).hexdigest())
+        return out
 
     if len(paths) < 64:
         return some(paths)
