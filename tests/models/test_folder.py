@@ -199,6 +199,11 @@ def test_hash_follows_the_files_contents(tmp_path):
 
     before = sha()
     assert sha() == before
+    import hashlib  # as documented: "name sha256(contents)" lines of the files, in pair order
+
+    lines = "".join(f"{f.name} {hashlib.sha256(f.read_bytes()).hexdigest()}\n" for f in
+                    (tmp_path / "r" / f"{p.src}_{p.tgt}.png" for p in PAIRS))
+    assert before == hashlib.sha256(lines.encode()).hexdigest()
     first = tmp_path / "r" / f"{PAIRS[0].src}_{PAIRS[0].tgt}.png"
     Image.fromarray(np.full((8, 12, 3), 99, np.uint8)).save(first)
     assert sha() != before
@@ -355,3 +360,17 @@ def test_a_results_folder_run_never_imports_torch(market_folder, tmp_path):
     assert {r["key"] for r in records if r["kind"] == "metric"} >= {"ssim", "mask_ssim", "l1"}
     (params,) = [r for r in records if r["kind"] == "efficiency"]
     assert params["extra"] == {"status": "not_applicable", "module_class": "NoParameters"}
+
+
+@pytest.mark.parametrize("threads", [None, 1, 3])
+def test_file_hashes_in_threads_keep_the_order(tmp_path, threads):
+    import hashlib
+
+    from bench.models.folder import _file_hashes
+
+    files = []
+    for i in range(150):  # past the size where runs of files go to threads
+        files.append(tmp_path / f"{i:03d}.bin")
+        files[-1].write_bytes(bytes([i % 256]) * (i * 37 % 5000))
+    assert _file_hashes(files, threads) == [hashlib.sha256(f.read_bytes()).hexdigest()
+                                            for f in files]
