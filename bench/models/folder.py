@@ -573,6 +573,7 @@ class FolderModel:
             what = "is a file, not a folder" if self.root.exists() else "does not exist"
             raise ModelUnavailableError(f"folder:{folder.name}: {self.root} {what}")
         self.workers = max(1, workers)
+        self._pool: ThreadPoolExecutor | None = None
         self.layout: Layout | None = None
         self.match: Match | None = None
         self.weights = Weights(label=str(self.root))
@@ -704,8 +705,9 @@ class FolderModel:
                 problems[i] = (f"no file for this pair in {self.root} (expected {expected.name})",
                                str(expected))
         if todo:
-            with ThreadPoolExecutor(max_workers=min(self.workers, len(todo))) as pool:
-                results = list(pool.map(lambda i: _read(paths[i], self.layout), todo))
+            if self._pool is None:  # one pool for the run, not one per batch
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="folder-read")
+            results = list(self._pool.map(lambda i: _read(paths[i], self.layout), todo))
             for i, result in zip(todo, results, strict=True):
                 if isinstance(result, str):
                     problems[i] = (result, str(paths[i]))
