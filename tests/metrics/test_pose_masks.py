@@ -310,6 +310,8 @@ EDGE_CASES = {
                                       j11=(64, 0), j9=(100, 63)),
     "out of frame": keypoints(j1=(-10, 30), j2=(140, 70), j5=(130, 10), j8=(60, 80),
                               j11=(60, -8), j14=(200, 200)),
+    "far out of frame": keypoints(j1=(10**9, 30), j2=(-10**9, 20), j5=(60, 10**9), j8=(60, 30),
+                                  j11=(-10**9, -10**9)),
     "zero-length limb": keypoints(j1=(40, 30), j2=(40, 30), j5=(60, 20), j0=(40, 30)),
     "all joints on one pixel": np.tile(np.array([[64, 32]]), (18, 1)),
     "near-vertical limbs": keypoints(j1=(10, 30), j8=(120, 31), j11=(120, 29), j2=(11, 30)),
