@@ -42,6 +42,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,6 +198,25 @@ def _frame_from_results(config: RunConfig, files):
     return files.with_size(size, note=f"frame {size[0]}x{size[1]} (HxW) taken from the result files")
 
 
+def _warm_up(metric_classes) -> None:
+    """Load the compiled kernels (decoding, the SSIM family, the pose masks) in a thread while
+    the run prepares, so the first unit does not wait for them; a failure is left to the real
+    call, which says what is wrong."""
+    from bench.data.decode import warm_up as decoding
+
+    hooks = [decoding, *(c.warm_up for c in metric_classes
+                         if callable(getattr(c, "warm_up", None)))]
+
+    def run() -> None:
+        for hook in hooks:
+            try:
+                hook()
+            except Exception:  # noqa: BLE001, S110 - only a warm-up
+                pass
+
+    threading.Thread(target=run, name="warm-up", daemon=True).start()
+
+
 def _silent(_line: str) -> None:
     pass
 
@@ -210,6 +230,7 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
     (``generators=False``: metrics only, for a merge of unit files)."""
     protocol = PROTOCOLS.get(config.protocol)
     metric_classes = [METRICS.get(m) for m in config.metrics]
+    _warm_up(metric_classes)
     results_only = protocol.gt_from_results  # ground truth from the result files themselves
     if results_only:
         _check_results_only(config, protocol)

@@ -52,6 +52,15 @@ def decode_rgb(data: bytes) -> np.ndarray:
     return pil_rgb(data)
 
 
+def warm_up() -> None:
+    """Load what decoding needs before the first file: the compiled PNG row filters and this
+    process's OpenCV check (e.g. in a thread while a run prepares)."""
+    from bench.data.png import unfilter
+
+    unfilter(np.zeros(2, np.uint8), 1, 1, 1, np.zeros((1, 1), np.uint8))
+    _opencv_agrees()
+
+
 def pil_rgb(data: bytes) -> np.ndarray:
     """The reference: PIL's decoding of ``data`` converted to RGB (PIL's errors, but an
     unrecognised file is said to be one, not named by its in-memory buffer)."""

@@ -50,7 +50,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from bench.metrics.base import PerPairMean
-from bench.metrics.masks import pose_masks
+from bench.metrics.masks import pose_masks, warm_masks
 from bench.types import PairBatch
 
 K1, K2 = 0.01, 0.03
@@ -304,6 +304,15 @@ class _SSIMBase(PerPairMean):
         super().__init__(shared, model)
         requests = self.shared.setdefault(_SHARED_REQUESTS, {})
         requests.setdefault((self.truncate, self.masked), set()).add(self.range_mode)
+
+    @classmethod
+    def warm_up(cls) -> None:
+        """Load the compiled kernel (and the mask drawing) on a tiny pair, e.g. in a thread
+        while a run prepares; the first batch then finds them loaded."""
+        size = (16, 16)
+        tiny = np.zeros((1, *size, 3), np.uint8)
+        masks = warm_masks(size) if cls.masked else None
+        get_engine(size, 3, cls.truncate).mean_ssim(tiny, tiny, ["generated"], masks)
 
     @property
     def prefetch(self):

@@ -230,3 +230,25 @@ def _same(got, expected) -> None:
         assert state.keys() == expected.states[metric].keys()
         for key, value in state.items():
             np.testing.assert_array_equal(value, expected.states[metric][key])
+
+
+def test_warm_up_loads_the_kernels_before_the_first_batch():
+    """What a run's warm-up thread calls while it prepares: afterwards the compiled SSIM
+    kernel, the mask drawing and the PNG row filters are loaded (a fresh process)."""
+    import subprocess
+    import sys
+
+    code = """
+from bench.data.decode import warm_up
+from bench.data.png import unfilter
+from bench.metrics.mask_kernel import draw
+from bench.metrics.ssim import MaskSSIM
+from bench.metrics.ssim_kernel import mean_ssim_pairs
+assert not (mean_ssim_pairs.signatures or draw.signatures or unfilter.signatures)
+MaskSSIM.warm_up()
+warm_up()
+assert mean_ssim_pairs.signatures and draw.signatures and unfilter.signatures
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
