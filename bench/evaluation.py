@@ -20,7 +20,10 @@ scores; rows and metric updates keep pair order, so the values are those of batc
 work. The wall time of each stage (:mod:`bench.stages`) goes into the unit's ``who``.
 Loading runs one batch ahead too, and across units when the evaluator was told which units
 follow (:meth:`UnitEvaluator.expect`): the next unit's first batch is decoded while this
-unit's last is scored. Loading has no per-unit state, so the values are the same.
+unit's last is scored. Loading has no per-unit state, so the values are the same. On a GPU
+the metrics that run a network (Inception, LPIPS, a pose estimator) update in a thread of
+their own while the host computes the SSIM family of the same batch
+(:meth:`UnitEvaluator.updates`), so their waits for the device hold up no host work.
 """
 
 from __future__ import annotations
@@ -203,8 +206,14 @@ class UnitEvaluator:
     """Evaluates units of a run (``context``: config, split, plan, protocol, models, outputs,
     shared metric state, device) into :class:`bench.units.UnitResult`."""
 
-    def __init__(self, context, who: dict | None = None) -> None:
+    def __init__(self, context, who: dict | None = None, overlap: bool | None = None) -> None:
         self.context = context
+        # metrics that run a network update in a thread of their own while the host scores:
+        # on a GPU, by default (their waits for the device then stop no host work)
+        self.overlap = (str(getattr(context, "device", "cpu")).startswith("cuda")
+                        if overlap is None else overlap)
+        self._device_thread: ThreadPoolExecutor | None = None
+        self._runs_network: dict[int, bool] = {}
         self.who = dict(who or {})
         self._unit: Unit | None = None
         self._models: dict[str, ModelUnit] = {}
@@ -235,10 +244,13 @@ class UnitEvaluator:
                                           **self._loader_options())
 
     def close(self) -> None:
-        """Stop loading ahead (waits for the batch being loaded)."""
+        """Stop loading ahead (waits for the batch being loaded) and end the device thread."""
         if self._stream is not None:
             self._stream.close()
         self._stream, self._expected = None, deque()
+        if self._device_thread is not None:
+            self._device_thread.shutdown(wait=True)
+            self._device_thread = None
 
     def _batches(self, unit: Unit) -> Iterator[tuple]:
         """(batch or None, load errors) of ``unit``, from the stream when it is the next
@@ -371,6 +383,41 @@ class UnitEvaluator:
                 with self.stages.timed("score", run.name):
                     self.score(run, batch, generated)
 
+    def _network(self, metric) -> bool:
+        """Whether ``metric`` runs a network (it names weights: Inception, LPIPS, a pose
+        estimator)."""
+        key = id(metric)
+        if key not in self._runs_network:
+            try:
+                self._runs_network[key] = bool(metric.weights_used())
+            except Exception:  # noqa: BLE001 - not knowing: scored here, in order
+                self._runs_network[key] = False
+        return self._runs_network[key]
+
+    def updates(self, metrics, fake: np.ndarray, batch: PairBatch) -> list:
+        """Each metric's ``update(fake, batch)``, in metric order. Under :attr:`overlap` the
+        metrics that run a network update in the device thread (one thread: each metric's
+        batches stay in order, and their shared features are computed once) while the others
+        update here; both are done when this returns, so the values are those of updating
+        one after the other."""
+        device = [i for i, m in enumerate(metrics) if self.overlap and self._network(m)]
+        if not device:
+            return [m.update(fake, batch) for m in metrics]
+        if self._device_thread is None:
+            self._device_thread = ThreadPoolExecutor(1, thread_name_prefix="device-metrics")
+        job = self._device_thread.submit(lambda: [metrics[i].update(fake, batch) for i in device])
+        out: list = [None] * len(metrics)
+        try:
+            for i, metric in enumerate(metrics):
+                if i not in device:
+                    out[i] = metric.update(fake, batch)
+            for i, per_pair in zip(device, job.result(), strict=True):
+                out[i] = per_pair
+        except BaseException:
+            job.exception()  # wait for the device thread: no metric changes after this
+            raise
+        return out
+
     def score(self, run: ModelRun, batch: PairBatch, generated) -> None:
         ctx = self.context
         out_unit = self._models[run.name]
@@ -422,8 +469,8 @@ class UnitEvaluator:
                 kept_images, kept, ctx.split.files.spec.padded_width
             )
             rows = np.flatnonzero(good)
-            for metric in run.metrics:
-                per_pair = metric.update(scored_fake, scored_batch)
+            updates = self.updates(run.metrics, scored_fake, scored_batch)
+            for metric, per_pair in zip(run.metrics, updates, strict=True):
                 for key, arr in (per_pair or {}).items():
                     full = np.full(len(batch), np.nan)
                     full[rows] = arr

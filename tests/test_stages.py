@@ -121,3 +121,87 @@ def test_a_results_folder_reads_in_the_reader_thread():
         assert launch(_Reading(error), batch, "cpu", reader=reader).result() is error
         assert launch(gen, batch, "cpu").result() == 3  # no reader: at once, in this thread
         assert not gen.threads[1].startswith("results-reader")
+
+
+class _NetworkMetric:
+    """A metric that says it runs a network (it names weights), noting its thread and batches;
+    ``fail_on`` makes its update of that batch raise."""
+
+    name = version = "net"
+    per_pair = True
+
+    def __init__(self, inner, fail_on: int | None = None):
+        self.inner, self.fail_on, self.seen = inner, fail_on, []
+
+    def weights_used(self):
+        return {"net": {"file": "stand-in", "sha256": "0" * 64, "published": False}}
+
+    def update(self, fake, batch):
+        import threading
+
+        self.seen.append((threading.current_thread().name, batch.pairs[0].index))
+        if self.fail_on == batch.pairs[0].index:
+            raise RuntimeError("device out of memory (stand-in)")
+        return self.inner.update(fake, batch)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _overlap_context(market_folder, tmp_path):
+    from bench.api import prepare
+    from bench.outputs import RunOutputs
+
+    config = RunConfig(models=("warp",), dataset="market", data_root=market_folder, limit=16,
+                       batch_size=4, unit_size=16, metrics=("ssim", "l1"), bootstrap=0,
+                       efficiency=False, save_images=False).resolved()
+    ctx = prepare(config, "cpu", echo=lambda s: None, progress=False)
+    ctx.outputs = RunOutputs(tmp_path, config.models, save_images=False)
+    return ctx
+
+
+def test_network_metrics_update_in_the_device_thread_with_the_same_values(market_folder,
+                                                                          tmp_path):
+    """With ``overlap`` (a GPU's default) a metric that runs a network updates in the device
+    thread while the SSIM family runs in the scoring thread; the batches keep their order
+    and the rows, values and states are those of updating one after the other."""
+    from bench.evaluation import UnitEvaluator
+
+    ctx = _overlap_context(market_folder, tmp_path)
+    (run_,) = ctx.models
+    ssim, l1 = run_.metrics
+    results = {}
+    for overlap in (False, True):
+        wrapped = _NetworkMetric(l1)
+        run_.metrics = [ssim, wrapped]
+        evaluator = UnitEvaluator(ctx, overlap=overlap)
+        assert evaluator.overlap is overlap
+        results[overlap] = evaluator.evaluate(ctx.plan.units()[0]).models[0]
+        evaluator.close()
+        threads = {name for name, _ in wrapped.seen}
+        assert [i for _, i in wrapped.seen] == [0, 4, 8, 12]
+        assert (threads == {"MainThread"}) is not overlap
+        assert overlap is False or all(n.startswith("device-metrics") for n in threads)
+    run_.metrics = [ssim, l1]
+    plain, overlapped = results[False], results[True]
+    assert plain.rows == overlapped.rows and len(plain.rows) == 16
+    np.testing.assert_array_equal(plain.values, overlapped.values)
+    for name, state in plain.states.items():
+        for key, value in state.items():
+            np.testing.assert_array_equal(value, overlapped.states[name][key])
+    assert UnitEvaluator(ctx).overlap is False  # the CPU's default: no thread
+
+
+def test_a_network_metric_failing_in_the_device_thread_fails_the_unit(market_folder,
+                                                                        tmp_path):
+    from bench.evaluation import UnitEvaluator
+
+    ctx = _overlap_context(market_folder, tmp_path)
+    (run_,) = ctx.models
+    ssim, l1 = run_.metrics
+    run_.metrics = [ssim, _NetworkMetric(l1, fail_on=8)]
+    evaluator = UnitEvaluator(ctx, overlap=True)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        evaluator.evaluate(ctx.plan.units()[0])
+    evaluator.close()
+    run_.metrics = [ssim, l1]
