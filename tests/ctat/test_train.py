@@ -183,9 +183,10 @@ def test_cli_info_describes_a_checkpoint(synthetic_parent, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_smoke_training_lowers_the_loss_and_raises_heldout_ssim(synthetic_parent, tmp_path):
+    # 30 steps (about 40 s here; 60 took 90 s): held-out SSIM 0.039 -> 0.121 on this machine
     config = PRESETS.get("smoke").replace(
-        data_root=synthetic_parent, out=tmp_path / "s", perceptual=False, iterations=60,
-        decay_iterations=20, checkpoint_every=60, sample_every=60, log_every=10, eval_pairs=32,
+        data_root=synthetic_parent, out=tmp_path / "s", perceptual=False, iterations=30,
+        decay_iterations=10, checkpoint_every=30, sample_every=30, log_every=5, eval_pairs=32,
         workers=0,
     )
     result = train(config, **QUIET)
