@@ -172,6 +172,15 @@ def check_generated(out: Generated, shape: tuple[int, ...]) -> None:
             )
 
 
+def _same_device(device: str) -> None:
+    """A thread's CUDA device is its own (cuda:0 unless set): the device thread takes the
+    run's (``cuda:LOCAL_RANK`` under torchrun), so nothing lands on another GPU."""
+    if str(device).startswith("cuda:"):
+        import torch
+
+        torch.cuda.set_device(torch.device(device))
+
+
 def seed_torch(seed: int, needed: bool = False) -> None:
     """``torch.manual_seed(seed)`` where this process uses torch: ``needed`` (a generator that
     runs torch code is about to be built) or torch already imported (by a model or a metric's
@@ -404,7 +413,9 @@ class UnitEvaluator:
         if not device:
             return [m.update(fake, batch) for m in metrics]
         if self._device_thread is None:
-            self._device_thread = ThreadPoolExecutor(1, thread_name_prefix="device-metrics")
+            self._device_thread = ThreadPoolExecutor(1, thread_name_prefix="device-metrics",
+                                                     initializer=_same_device,
+                                                     initargs=(self.context.device,))
         job = self._device_thread.submit(lambda: [metrics[i].update(fake, batch) for i in device])
         out: list = [None] * len(metrics)
         try:
