@@ -172,14 +172,8 @@ def pose_mask(kpts_xy: np.ndarray, size: tuple[int, int], radius: float = 4) -> 
 
 
 def warm_masks(size: tuple[int, int] = (16, 16)) -> np.ndarray:
-    """A mask drawn by the compiled loop straight away (loading it), outside the cache and
-    outside :func:`pose_masks`' accounting."""
-    from bench.metrics.mask_kernel import draw
-
-    masks = np.zeros((1, *size), dtype=bool)
-    draw(np.full((1, NUM_JOINTS, 2), 8, np.float32), size[0], size[1], 4.0, True,
-         CLOSING_SIZE // 2, _LIMB_FROM, _LIMB_TO, float(MISSING), masks.view(np.uint8))
-    return masks
+    """A mask drawn by the compiled loop straight away (loading it), outside the cache."""
+    return _draw(np.full((1, NUM_JOINTS, 2), 8, np.float32), size[0], size[1], 4.0, True)
 
 
 def clear_mask_cache() -> None:
