@@ -695,9 +695,12 @@ def merge(run_dir: Path, *, progress: bool = True, echo: Callable[[str], None] =
     run_dir = Path(run_dir)
     config = saved_config(run_dir).resolved()
     device = config.device
-    if device.startswith("cuda") and not _cuda_available():
-        device = "cpu"  # set-level metrics from the saved features; a training-folder real set
-        echo("merge: no GPU here; anything the merge computes runs on the CPU")
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            device = "cpu"  # set-level metrics from the saved features; a training-folder real set
+            echo("merge: no GPU here; anything the merge computes runs on the CPU")
     ctx = prepare(config, device, echo, progress, generators=False)
     _check_resume(run_dir, ctx)
     ctx.outputs = RunOutputs(run_dir, config.models, save_images=False)
@@ -706,12 +709,6 @@ def merge(run_dir: Path, *, progress: bool = True, echo: Callable[[str], None] =
                      if r.kind == KIND_METRIC and r.value is not None}
     echo(f"merged {len(ctx.plan.units())} units of {run_dir}: {len(result.records)} records")
     return result
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
 
 
 def unavailable_summary(reasons: dict[str, list[str]]) -> list[str]:
@@ -744,11 +741,9 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
         echo("efficiency: parameters, MACs, latency, memory (--no-efficiency skips)")
     try:
         for run in models:
-            if settings is None or not has_network(run.generator):
+            if not has_network(run.generator):
                 # training-free (results folders, oracle, source, warp): one record, no torch
-                module = getattr(run.generator, "module", None)
-                measured = [training_free(type(module).__name__ if module is not None
-                                          else "NoParameters", device)]
+                measured = [training_free(getattr(run.generator, "module", None), device)]
             else:
                 from bench.efficiency.probe import measure_generator
 

@@ -246,17 +246,21 @@ class UnitEvaluator:
         """The units :meth:`evaluate` will be asked for next, in this order: their batches
         are loaded as one stream, so a unit's first batch is ready when it starts. A unit
         asked for out of this order is loaded on its own (the stream is dropped)."""
-        self.close()
+        self._drop_stream()
         ctx = self.context
         self._expected, self._position = deque(units), -1
         self._stream = iter_group_batches(ctx.split, [ctx.plan.pairs_of(u) for u in units],
                                           **self._loader_options())
 
-    def close(self) -> None:
-        """Stop loading ahead (waits for the batch being loaded) and end the device thread."""
+    def _drop_stream(self) -> None:
+        """Stop loading ahead (waits for the batch being loaded)."""
         if self._stream is not None:
             self._stream.close()
         self._stream, self._expected = None, deque()
+
+    def close(self) -> None:
+        """Stop loading ahead and end the device thread."""
+        self._drop_stream()
         if self._device_thread is not None:
             self._device_thread.shutdown(wait=True)
             self._device_thread = None
@@ -267,7 +271,7 @@ class UnitEvaluator:
         ctx = self.context
         pairs = ctx.plan.pairs_of(unit)
         if not self._expected or self._expected[0] != unit:
-            self.close()
+            self._drop_stream()
             yield from iter_batches(ctx.split, pairs, **self._loader_options())
             return
         self._expected.popleft()
@@ -317,7 +321,7 @@ class UnitEvaluator:
                     break
                 waiting = item
         except BaseException:
-            self.close()  # the stream stopped inside this unit: later units load on their own
+            self._drop_stream()  # the stream stopped inside this unit: later units load on their own
             raise
         return self.partial(seconds=time.perf_counter() - start)
 

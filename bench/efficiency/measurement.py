@@ -2,7 +2,7 @@
 folders writes its training-free records without importing it).
 
     from bench.efficiency.measurement import record_fields, training_free
-    m = training_free("NoParameters", "cpu")   # status not_applicable: nothing to count or time
+    m = training_free(adapter.module, "cpu")   # status not_applicable: nothing to count or time
     Record(**labels, **record_fields(m))
 """
 
@@ -35,12 +35,14 @@ class Measurement:
         return cls(**data)
 
 
-def training_free(module_class: str, device: str) -> Measurement:
+def training_free(module, device: str) -> Measurement:
     """The one measurement of a method without a network (results folders, oracle, source,
-    warp): parameters, not applicable."""
+    warp): parameters, not applicable. ``module``: the adapter's (None: a results folder's,
+    named ``NoParameters`` as the probe names it)."""
+    name = "NoParameters" if module is None else type(module).__name__
     return Measurement("params", None, "parameters", "params", device=device,
                        status="not_applicable", error=TRAINING_FREE,
-                       extra={"module_class": module_class})
+                       extra={"module_class": name})
 
 
 def record_fields(m: Measurement, *, device: bool = True) -> dict:

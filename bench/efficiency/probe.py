@@ -562,7 +562,7 @@ def measure_module(module: nn.Module, settings: EfficiencySettings, *, name: str
     ``name``). Timing runs in fresh processes rebuilt from ``spec`` when
     ``settings.isolation == "process"`` and a spec is given, else in this process."""
     if isinstance(module, NoParameters) or not any(True for _ in module.parameters()):
-        return [training_free(type(module).__name__, settings.devices[0])]
+        return [training_free(module, settings.devices[0])]
     out = static_measurements(module, settings, name=name)
     if not callable(getattr(module, "example_inputs", None)):
         return out
@@ -602,8 +602,8 @@ def measure_generator(name: str, generator, settings: EfficiencySettings,
                       echo: Callable[[str], None] = lambda s: None) -> list[Measurement]:
     """:func:`measure_module` of an adapter (its ``module``; ``spec`` to rebuild it)."""
     module = getattr(generator, "module", None)
-    if module is None:
-        module = NoParameters()
+    if module is None:  # a results folder: no network
+        return [training_free(None, settings.devices[0])]
     spec = getattr(generator, "spec", None)
     return measure_module(module, settings, name=name,
                           spec=spec if isinstance(spec, ModelSpec) else None, echo=echo)

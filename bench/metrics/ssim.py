@@ -45,12 +45,12 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from bench.metrics.base import PerPairMean
 from bench.metrics.masks import pose_masks, warm_masks
+from bench.threads import shared_pool
 from bench.types import PairBatch
 
 K1, K2 = 0.01, 0.03
@@ -190,7 +190,7 @@ class SSIMEngine:
                         return
                     run(s, min(s + CHUNK, n))
 
-            pending = [_pool(self.threads - 1).submit(work) for _ in range(1, k)]
+            pending = [shared_pool("ssim", self.threads - 1).submit(work) for _ in range(1, k)]
             try:
                 work()
             finally:
@@ -199,18 +199,6 @@ class SSIMEngine:
         else:
             run(0, n)
         return [out[:, k].copy() for k in range(len(ranges))]
-
-
-_POOLS: dict[int, ThreadPoolExecutor] = {}
-_POOL_LOCK = threading.Lock()
-
-
-def _pool(threads: int) -> ThreadPoolExecutor:
-    with _POOL_LOCK:
-        pool = _POOLS.get(threads)
-        if pool is None:
-            pool = _POOLS[threads] = ThreadPoolExecutor(threads, thread_name_prefix="ssim")
-        return pool
 
 
 def default_threads() -> int:

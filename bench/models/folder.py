@@ -73,6 +73,7 @@ from PIL import Image
 from bench.data.decode import decode_rgb
 from bench.errors import BenchError, ModelUnavailableError
 from bench.models.base import ModelSpec, Provenance, Weights
+from bench.threads import shared_pool
 from bench.types import Generated, Pair
 
 PREFIX = "folder:"
@@ -573,7 +574,6 @@ class FolderModel:
             what = "is a file, not a folder" if self.root.exists() else "does not exist"
             raise ModelUnavailableError(f"folder:{folder.name}: {self.root} {what}")
         self.workers = max(1, workers)
-        self._pool: ThreadPoolExecutor | None = None
         self.layout: Layout | None = None
         self.match: Match | None = None
         self.weights = Weights(label=str(self.root))
@@ -705,9 +705,8 @@ class FolderModel:
                 problems[i] = (f"no file for this pair in {self.root} (expected {expected.name})",
                                str(expected))
         if todo:
-            if self._pool is None:  # one pool for the run, not one per batch
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="folder-read")
-            results = list(self._pool.map(lambda i: _read(paths[i], self.layout), todo))
+            pool = shared_pool("folder-read", self.workers)  # not one pool per batch
+            results = list(pool.map(lambda i: _read(paths[i], self.layout), todo))
             for i, result in zip(todo, results, strict=True):
                 if isinstance(result, str):
                     problems[i] = (result, str(paths[i]))
