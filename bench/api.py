@@ -53,6 +53,7 @@ from bench.data import load_split, locate
 from bench.data.annotations import read_pairs
 from bench.data.datasets import image_size
 from bench.data.split import Split, pairs_sha256
+from bench.device_batch import batch_sizes, blank_batch
 from bench.distributed import World, join
 from bench.env import collect_env, git_sha
 from bench.errors import (
@@ -274,6 +275,7 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
     settings = metric_settings(dataclasses.replace(config, device=device), protocol, files,
                                pairs, pairs_hash, split)
     shared: dict = with_settings({}, settings)
+    sizes = batch_sizes(shared)  # each network's chunk of a batch: chosen as it is built
     models = []
     reasons: dict[str, list[str]] = {}  # reason -> metric names
     other: dict[tuple[str, str, str], list[str]] = {}  # unpublished weights file -> metric names
@@ -302,7 +304,12 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
             extra=dict(record_extra()) if callable(record_extra) else {},
             precision=model_precision(gen, config.precision),
         ))
+        if has_network(gen):
+            models[-1].network_batch = sizes.of(name, _generation_probe(models[-1], files.size,
+                                                                        device))
     lines.extend(f"  {line}" for line in unavailable_summary(reasons))
+    if sizes.probes or sizes.given is not None:
+        lines.append(f"  network batches of the {config.batch}-pair batches: {sizes.summary()}")
     for (network, file, sha), names in other.items():
         lines.append(f"  other weights: {', '.join(names)} computed with {network} {file} "
                      f"(sha256 {sha[:8]}), not the published file: values labelled (other weights)")
@@ -313,6 +320,13 @@ def prepare(config: RunConfig, device: str, echo: Callable[[str], None] = print,
     return RunContext(config=config, device=device, split=split, plan=plan, protocol=protocol,
                       models=models, settings=settings, shared=shared,
                       ground_truth=ground_truth, built=built, lines=lines)
+
+
+def _generation_probe(run: ModelRun, size: tuple[int, int], device: str):
+    """``k -> run.generator`` generating ``k`` blank pairs of ``size`` (the device probe)."""
+    from bench.evaluation import generate
+
+    return lambda k: generate(run.generator, blank_batch(k, size), device, run.precision)
 
 
 def _config_json(ctx: RunContext, run_id: str) -> dict:
@@ -376,7 +390,8 @@ def _env_json(config: RunConfig, world: World | None, results: list[UnitResult] 
             key = (who.get("session"), who.get("rank"))
             entry = ranks.setdefault(key, {k: who.get(k) for k in
                                            ("rank", "world_size", "host", "device", "git_sha",
-                                            "session")} | {"units": [], "stages": {}})
+                                            "session", "network_batches")}
+                                       | {"units": [], "stages": {}})
             entry["units"].append(r.unit.index)
             entry["stages"] = add_stages([entry["stages"], who.get("stages")])
         env["ranks"] = list(ranks.values())
@@ -494,7 +509,8 @@ def _run(config: RunConfig, world: World | None, resume: Path | None, progress: 
             echo(notice)
 
     who = {"rank": rank, "world_size": size, "host": socket.gethostname(), "device": device,
-           "git_sha": git_sha()[0], "session": _now()}
+           "git_sha": git_sha()[0], "session": _now(),
+           "network_batches": batch_sizes(ctx.shared).chosen()}
     evaluator = UnitEvaluator(ctx, who)
     interrupted = False
     failure: str | None = None
@@ -771,7 +787,8 @@ def metric_settings(config: RunConfig, protocol: Protocol, files, pairs, pairs_h
         pose_estimator=config.pose_estimator, dataset=files.name,
         train_folder=config.train_folder, fid_reference=protocol.fid_reference,
         protocol=protocol.name, protocol_version=protocol.version, padded_width=padded,
-        batch_size=config.batch_size, bootstrap=config.bootstrap, confidence=config.confidence,
+        batch_size=config.batch_size, network_batch=config.network_batch,
+        bootstrap=config.bootstrap, confidence=config.confidence,
         pairs_sha256=pairs_hash,
         # ground truth from each results folder's own panels: no dataset files to hash, and
         # each model is compared with its own real set

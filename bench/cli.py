@@ -145,7 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--subset", type=_positive, default=None,
                        help="N pairs sampled reproducibly with --seed")
     run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--batch-size", type=_positive, default=32)
+    run.add_argument("--batch-size", type=_positive, default=None,
+                     help="pairs per batch (default: 32 on a CPU, 256 on a GPU)")
+    run.add_argument("--network-batch", type=_positive, default=None, metavar="N",
+                     help="run every network (generators, Inception, LPIPS, pose estimator) "
+                          "in chunks of at most N of the batch (default: on a GPU, each "
+                          "network's size that fills the device, probed; on a CPU, the batch)")
     run.add_argument("--device", default="cpu", help="torch device for the generators")
     run.add_argument("--out", type=Path, default=None, help="run folder (default: results/<run-id>)")
     run.add_argument("--no-images", action="store_true", help="do not save generated images")
@@ -465,6 +470,7 @@ _RUN_FIELDS = {
     "confidence": ("confidence", None), "efficiency": ("no_efficiency", lambda v: not v),
     "precision": ("precision", None),
     "efficiency_cuda_graphs": ("cuda_graphs", None), "efficiency_compile": ("compile", None),
+    "network_batch": ("network_batch", None),
 }
 
 

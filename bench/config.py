@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 DEFAULT_MODELS = ("oracle", "source", "warp")
 DEFAULT_DATASET = "synthetic"
+#: The run's batch when --batch-size is not given: on a CPU, and on a GPU (where each network
+#: then runs it in chunks of the size that fills the device: bench.device_batch).
+CPU_BATCH, GPU_BATCH = 32, 256
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class RunConfig:
     limit: int | None = None  # the first N pairs in file order
     subset: int | None = None  # a seeded sample of N pairs (file order kept)
     seed: int = 0  # pair sampling, synthetic data, untrained weights
-    batch_size: int = 32
+    batch_size: int | None = None  # pairs per batch; None: CPU_BATCH, or GPU_BATCH on cuda
     device: str = "cpu"
     out: Path | None = None  # None: results/<run_id>
     save_images: bool = True
@@ -69,6 +72,7 @@ class RunConfig:
     precision: str = "fp32"  # generation under autocast: fp32 (none), bf16, fp16 (bench.precision)
     efficiency_cuda_graphs: bool = False  # also time CUDA graph replay (--cuda-graphs)
     efficiency_compile: str | None = None  # also time torch.compile in this mode (--compile)
+    network_batch: int | None = None  # each network's chunk (None: probed on a GPU)
 
     def _resolve_models(self) -> tuple[tuple[str, ...], tuple]:
         """(model names, folder specs): ``folder:`` entries parsed, registry names canonical."""
@@ -138,8 +142,11 @@ class RunConfig:
             raise BenchError(f"--bootstrap must be 0 (none) or more, got {self.bootstrap}")
         if not 0 < self.confidence < 1:
             raise BenchError(f"--confidence must be between 0 and 1, got {self.confidence}")
-        if self.batch_size < 1:
-            raise BenchError(f"--batch-size must be at least 1, got {self.batch_size}")
+        batch_size = self.batch
+        if batch_size < 1:
+            raise BenchError(f"--batch-size must be at least 1, got {batch_size}")
+        if self.network_batch is not None and self.network_batch < 1:
+            raise BenchError(f"--network-batch must be at least 1, got {self.network_batch}")
         if self.unit_size < 1:
             raise BenchError(f"--unit-size must be at least 1 pair, got {self.unit_size}")
         from bench.precision import check_precision
@@ -164,7 +171,15 @@ class RunConfig:
             folders=folders,
             keypoints=keypoints,
             weights=weights,
+            batch_size=batch_size,
         )
+
+    @property
+    def batch(self) -> int:
+        """The run's batch: ``batch_size``, else CPU_BATCH (GPU_BATCH on a CUDA device)."""
+        if self.batch_size is not None:
+            return self.batch_size
+        return GPU_BATCH if str(self.device).startswith("cuda") else CPU_BATCH
 
     def folder_for(self, model: str):
         """The FolderSpec of a results-folder model (of a resolved config), else None."""

@@ -63,6 +63,7 @@ class ModelRun:
     reference_bound: bool
     extra: dict = field(default_factory=dict)  # added to the extra of its metric records
     precision: str = FP32  # what its generation runs in (bench.precision.model_precision)
+    network_batch: int | None = None  # its generator's chunk of a batch (bench.device_batch)
 
     @property
     def labels(self) -> dict:
@@ -81,12 +82,14 @@ class ModelRun:
         return tuple(k for m in self.metrics if m.per_pair for k in m.result_keys())
 
 
-def generate(gen, batch: PairBatch, device: str, precision: str = FP32
-             ) -> torch.Tensor | Generated:
+def generate(gen, batch: PairBatch, device: str, precision: str = FP32,
+             chunk: int | None = None) -> torch.Tensor | Generated:
     """Call ``gen.generate`` with what its capability flags allow it to see: the target image
     for ``sees_target`` (oracle), the pairs' names for ``sees_pairs`` (results folders); under
-    autocast at ``precision`` (:mod:`bench.precision`). A generator that ``takes_arrays``
-    (results folders) is handed the batch's numpy arrays as they are, without torch."""
+    autocast at ``precision`` (:mod:`bench.precision`), ``chunk`` pairs at a time at most
+    (the outputs joined in pair order; None: the whole batch at once). A generator that
+    ``takes_arrays`` (results folders) is handed the batch's numpy arrays as they are, without
+    torch."""
     kwargs = {}
     if getattr(gen, "sees_pairs", False):
         kwargs["pairs"] = batch.pairs
@@ -96,6 +99,16 @@ def generate(gen, batch: PairBatch, device: str, precision: str = FP32
         return gen.generate(batch.src_img, batch.src_kpts, batch.tgt_kpts, **kwargs)
     import torch
 
+    if chunk is not None and len(batch) > chunk:
+        from bench.device_batch import chunks
+
+        parts = [generate(gen, batch.rows(start, stop), device, precision)
+                 for start, stop in chunks(len(batch), chunk)]
+        if not all(isinstance(p, torch.Tensor) for p in parts):
+            raise GeneratorOutputError(
+                f"generate() returned {type(parts[0]).__name__}; a batch run in chunks "
+                f"(--network-batch {chunk}) needs tensors to join")
+        return torch.cat(parts)
     from bench.generation import images_to_tensor, kpts_to_tensor
 
     src = None if batch.src_img is None else images_to_tensor(batch.src_img, device)
@@ -139,14 +152,14 @@ class Launched:
 
 
 def launch(gen, batch: PairBatch, device: str, precision: str = FP32,
-           reader: ThreadPoolExecutor | None = None) -> Launched:
+           reader: ThreadPoolExecutor | None = None, chunk: int | None = None) -> Launched:
     """Start ``gen``'s generation of ``batch`` (:func:`generate`) without waiting for it: on a
     GPU the copy of its output back to the host is queued too; a results folder
     (``sees_pairs``) reads its files in ``reader``'s thread when one is given."""
     if reader is not None and getattr(gen, "sees_pairs", False):
         return Launched(future=reader.submit(generate, gen, batch, device, precision))
     try:
-        out = generate(gen, batch, device, precision)
+        out = generate(gen, batch, device, precision, chunk)
     except GENERATION_ERRORS as exc:
         return Launched(exc)
     torch = sys.modules.get("torch")  # an output can be a tensor only where torch was imported
@@ -377,7 +390,7 @@ class UnitEvaluator:
         for run in self.context.models:
             with self.stages.timed("generate", run.name):
                 launched[run.name] = launch(run.generator, batch, self.context.device,
-                                            run.precision, self._reader)
+                                            run.precision, self._reader, run.network_batch)
         return launched
 
     def finish(self, batch: PairBatch | None, load_errors: list[PairError],

@@ -20,6 +20,7 @@ run must have the same hash; :func:`differences` names what changed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from bench.types import Pair
 
 # settings that change no value of a unit: left out of the hash (a resume may change them)
 NOT_HASHED = ("out", "decode_threads", "offline", "stats_cache", "use_cache", "efficiency",
-              "efficiency_cuda_graphs", "efficiency_compile")
+              "efficiency_cuda_graphs", "efficiency_compile", "network_batch")
 #: Settings added after runs were saved: hashed only when set to something other than this
 #: default, so a run folder saved before they existed still resumes and merges.
 HASHED_WHEN_SET = {"precision": "fp32"}
@@ -58,10 +59,11 @@ def unit_pairs(unit_size: int, batch_size: int) -> int:
 def configuration(config: RunConfig, pairs_hash: str, n_pairs: int,
                   image_size: tuple[int, int]) -> dict:
     """What the configuration hash covers (JSON-ready)."""
-    data = {k: v for k, v in config.to_dict().items()
+    given = dataclasses.replace(config, batch_size=config.batch).to_dict()
+    data = {k: v for k, v in given.items()
             if k not in NOT_HASHED and not (k in HASHED_WHEN_SET and v == HASHED_WHEN_SET[k])}
     data.update(pairs_sha256=pairs_hash, n_pairs=n_pairs, image_size=list(image_size),
-                unit_pairs=unit_pairs(config.unit_size, config.batch_size))
+                unit_pairs=unit_pairs(config.unit_size, config.batch))
     return json.loads(json.dumps(data, default=str))  # as config.json holds it (lists)
 
 
@@ -89,7 +91,7 @@ class Plan:
     def of(cls, config: RunConfig, pairs: tuple[Pair, ...], pairs_hash: str,
            image_size: tuple[int, int]) -> Plan:
         conf = configuration(config, pairs_hash, len(pairs), image_size)
-        return cls(pairs=tuple(pairs), unit_size=unit_pairs(config.unit_size, config.batch_size),
+        return cls(pairs=tuple(pairs), unit_size=unit_pairs(config.unit_size, config.batch),
                    configuration=conf, config_hash=hash_of(conf))
 
     def units(self) -> tuple[Unit, ...]:

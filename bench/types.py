@@ -77,6 +77,16 @@ class PairBatch:
         """(H, W) of the images."""
         return int(self.tgt_img.shape[1]), int(self.tgt_img.shape[2])
 
+    def rows(self, start: int, stop: int) -> PairBatch:
+        """Pairs ``start`` to ``stop`` of the batch (views of its arrays)."""
+        return PairBatch(
+            pairs=self.pairs[start:stop],
+            src_img=None if self.src_img is None else self.src_img[start:stop],
+            tgt_img=None if self.tgt_img is None else self.tgt_img[start:stop],
+            src_kpts=self.src_kpts[start:stop],
+            tgt_kpts=self.tgt_kpts[start:stop],
+        )
+
     def select(self, keep: np.ndarray) -> PairBatch:
         """The sub-batch of pairs where the boolean ``keep`` is true."""
         idx = np.flatnonzero(keep)

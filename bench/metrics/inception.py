@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.device_batch import BatchSizes, batch_sizes
 from bench.errors import MetricUnavailableError, WeightsUnavailableError
 from bench.files import write_atomic
 from bench.metrics.masks import pose_masks
@@ -60,7 +61,7 @@ class InceptionFeatures:
     ``torch.load(weights_only=False)``, so it only ever sees a buffer we serialised from the
     checked tensors. ``weights_used`` says which file it was (SHA-256, published or not)."""
 
-    def __init__(self, settings: MetricSettings) -> None:
+    def __init__(self, settings: MetricSettings, sizes: BatchSizes | None = None) -> None:
         path = resolve("inception-fid", settings.weights_path("inception-fid"),
                        download=settings.download)
         state, self.weights_used = load_state_dict("inception-fid", path)
@@ -76,6 +77,11 @@ class InceptionFeatures:
         self.net = net.to(settings.device)
         self.device = settings.device
         self.batch_size = settings.batch_size
+        if sizes is not None:  # the chunk that fills the device (bench.device_batch)
+            h, w = settings.image_size or (299, 299)
+            w = settings.padded_width or w
+            self.batch_size = sizes.of("inception-fid", lambda k: self._forward(
+                np.zeros((k, h, w, 3), np.uint8)))
         self.extractor_id = (f"torch-fidelity {tf.__version__} {EXTRACTOR} "
                              f"sha256:{self.weights_used.sha256[:16]}")
         self._memo: dict = {}
@@ -84,15 +90,19 @@ class InceptionFeatures:
         """uint8 (N, H, W, 3) -> float32 pool (N, 2048), logits (N, 1008)."""
         pools, logits = [], []
         for start in range(0, len(images), self.batch_size):
-            part = np.ascontiguousarray(images[start:start + self.batch_size])
-            x = torch.from_numpy(part).permute(0, 3, 1, 2).to(self.device)
-            with torch.inference_mode():
-                pool, logit = self.net(x)
-            pools.append(pool.float().cpu().numpy())
-            logits.append(logit.float().cpu().numpy())
+            pool, logit = self._forward(images[start:start + self.batch_size])
+            pools.append(pool)
+            logits.append(logit)
         if not pools:
             return np.empty((0, 2048), np.float32), np.empty((0, 1008), np.float32)
         return np.concatenate(pools), np.concatenate(logits)
+
+    def _forward(self, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One pass of the network over uint8 (n, H, W, 3) images."""
+        x = torch.from_numpy(np.ascontiguousarray(part)).permute(0, 3, 1, 2).to(self.device)
+        with torch.inference_mode():
+            pool, logit = self.net(x)
+        return pool.float().cpu().numpy(), logit.float().cpu().numpy()
 
     def fake_features(self, fake: np.ndarray, batch: PairBatch, masked: bool = False):
         """Features of a batch of generated images (optionally pose-masked), computed once
@@ -121,7 +131,8 @@ def _tensors_only_buffer(state: dict[str, torch.Tensor]) -> io.BytesIO:
 
 def shared_inception(shared: dict) -> InceptionFeatures:
     """The run's Inception, built on first use; a failure is remembered and re-raised."""
-    return shared_once(shared, _SHARED_NET, lambda: InceptionFeatures(settings_of(shared)),
+    return shared_once(shared, _SHARED_NET,
+                       lambda: InceptionFeatures(settings_of(shared), batch_sizes(shared)),
                        (WeightsUnavailableError,))
 
 

@@ -26,6 +26,7 @@ import warnings
 import numpy as np
 import torch
 
+from bench.device_batch import batch_sizes, chunks
 from bench.errors import WeightsUnavailableError
 from bench.metrics.base import PerPairMean
 from bench.metrics.settings import MetricSettings, settings_of, shared_once
@@ -108,7 +109,13 @@ class LPIPS(PerPairMean):
     def __init__(self, shared: dict | None = None, model: str | None = None) -> None:
         shared = {} if shared is None else shared
         self.net = shared_lpips(shared)
-        self.device = settings_of(shared).device
+        settings = settings_of(shared)
+        self.device = settings.device
+        h, w = settings.image_size or (256, 256)
+        w = settings.padded_width or w
+        # pairs per network pass: the chunk that fills the device (bench.device_batch)
+        self.network_batch = batch_sizes(shared).of("lpips-alex-v0.1", lambda k: self._distances(
+            np.zeros((k, h, w, 3), np.uint8), np.zeros((k, h, w, 3), np.uint8)))
         super().__init__(shared, model)
 
     def weights_used(self) -> dict[str, dict]:
@@ -117,7 +124,11 @@ class LPIPS(PerPairMean):
     def pair_values(self, fake: np.ndarray, batch: PairBatch) -> np.ndarray:
         if len(fake) == 0:
             return np.empty(0)
+        return np.concatenate([self._distances(fake[start:stop], batch.tgt_img[start:stop])
+                               for start, stop in chunks(len(fake), self.network_batch)])
+
+    def _distances(self, fake: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """float64 (n,) distances of one network pass."""
         with torch.inference_mode():
-            d = self.net(to_lpips_range(fake, self.device),
-                         to_lpips_range(batch.tgt_img, self.device))
+            d = self.net(to_lpips_range(fake, self.device), to_lpips_range(target, self.device))
         return d.reshape(-1).double().cpu().numpy()

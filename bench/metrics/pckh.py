@@ -85,6 +85,7 @@ def _pad_left(settings: MetricSettings) -> float:
 
 def estimator_for(shared: dict, model: str | None) -> PoseEstimator:
     """The model's ``--keypoints`` CSV, else the run's estimator (built once per run)."""
+    from bench.device_batch import batch_sizes
     from bench.errors import DataError, WeightsUnavailableError
     from bench.pose import ESTIMATORS
     from bench.pose.precomputed import PrecomputedKeypoints
@@ -98,7 +99,8 @@ def estimator_for(shared: dict, model: str | None) -> PoseEstimator:
             if csv:
                 cache[key] = PrecomputedKeypoints(csv, shift_x=_pad_left(settings))
             else:
-                cache[key] = ESTIMATORS.get(key[1]).from_settings(settings)
+                cache[key] = ESTIMATORS.get(key[1]).from_settings(settings,
+                                                                  batch_sizes(shared))
         except (WeightsUnavailableError, DataError) as exc:
             cache[key] = exc
     entry = cache[key]

@@ -40,7 +40,8 @@ class MetricSettings:
     protocol: str = "patn"
     protocol_version: str = "1"
     padded_width: int | None = None  # the protocol's white padding width, if any
-    batch_size: int = 32  # network batch size of the metrics
+    batch_size: int = 32  # the run's batch: the most a metric network is handed at once
+    network_batch: int | None = None  # --network-batch (None: probed on a GPU, bench.device_batch)
     is_splits: int = 10
     seed: int = 2020  # IS shuffling, KID subsets (torch-fidelity's default seed)
     kid_subsets: int = 100

@@ -36,8 +36,9 @@ class PoseEstimator(ABC):
     weights_used: Mapping = MappingProxyType({})
 
     @classmethod
-    def from_settings(cls, settings) -> PoseEstimator:
-        """Build from the run's :class:`bench.metrics.settings.MetricSettings` (device, weights);
+    def from_settings(cls, settings, sizes=None) -> PoseEstimator:
+        """Build from the run's :class:`bench.metrics.settings.MetricSettings` (device, weights)
+        and :class:`bench.device_batch.BatchSizes` (its network's chunk of a batch);
         estimators without a network ignore them."""
         return cls()
 

@@ -72,21 +72,41 @@ class KeypointRCNN(PoseEstimator):
                         f"-kp>{self.min_keypoint_score:g}")
 
     @classmethod
-    def from_settings(cls, settings) -> KeypointRCNN:
+    def from_settings(cls, settings, sizes=None) -> KeypointRCNN:
         path = resolve("keypointrcnn", settings.weights_path("keypointrcnn"),
                        download=settings.download)
-        return cls(path, device=settings.device)
+        est = cls(path, device=settings.device)
+        if sizes is not None:  # images per pass: the chunk that fills the device
+            h, w = settings.image_size or (256, 256)
+            w = settings.padded_width or w
+            est.batch_size = sizes.of("keypointrcnn", lambda k: est._most_detections(k, (h, w)),
+                                      default=est.batch_size)
+        return est
+
+    def _most_detections(self, n: int, size: tuple[int, int]) -> None:
+        """A pass over ``n`` blank images that keeps every detection the box head may keep
+        (score threshold 0: ``detections_per_img`` each): the memory of the worst batch, since
+        the keypoint head runs once per kept detection."""
+        heads = self.net.roi_heads
+        threshold, heads.score_thresh = heads.score_thresh, 0.0
+        try:
+            self._detect(np.zeros((n, *size, 3), np.uint8))
+        finally:
+            heads.score_thresh = threshold
+
+    def _detect(self, part: np.ndarray) -> list[dict]:
+        """torchvision's detections of uint8 (n, H, W, 3) images, one network pass."""
+        x = torch.from_numpy(np.ascontiguousarray(part)).permute(0, 3, 1, 2)
+        x = x.to(self.device).float().div_(255)
+        with torch.inference_mode():
+            return self.net(list(x))
 
     def estimate(self, images: np.ndarray, keys=None) -> np.ndarray:
         images = self.check_images(images)
         kpts17 = np.zeros((len(images), 17, 2), np.float32)
         present17 = np.zeros((len(images), 17), bool)
         for start in range(0, len(images), self.batch_size):
-            part = images[start:start + self.batch_size]
-            x = torch.from_numpy(np.ascontiguousarray(part)).permute(0, 3, 1, 2)
-            x = x.to(self.device).float().div_(255)
-            with torch.inference_mode():
-                outputs = self.net(list(x))
+            outputs = self._detect(images[start:start + self.batch_size])
             for i, out in enumerate(outputs, start=start):
                 if len(out["scores"]) == 0:
                     continue
