@@ -231,7 +231,7 @@ def blank_batch(n: int, size: tuple[int, int]):
     images = np.zeros((n, h, w, 3), np.uint8)
     kpts = np.full((n, 18, 2), -1, np.float32)
     return PairBatch(pairs=tuple(Pair("probe", "probe", i) for i in range(n)), src_img=images,
-                     tgt_img=images, src_kpts=kpts, tgt_kpts=kpts.copy())
+                     tgt_img=images.copy(), src_kpts=kpts, tgt_kpts=kpts.copy())
 
 
 def chunks(n: int, size: int):

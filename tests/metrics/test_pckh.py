@@ -8,6 +8,7 @@ import pytest
 
 from bench.api import run
 from bench.config import RunConfig
+from bench.device_batch import BatchSizes
 from bench.errors import DataError, WeightsUnavailableError
 from bench.metrics.pckh import PCKh, pckh_counts
 from bench.metrics.settings import MetricSettings, with_settings
@@ -150,9 +151,19 @@ def test_coco17_mapping():
 def test_keypointrcnn_loads_through_the_weights_path(standin_keypointrcnn):
     settings = MetricSettings(weights=(("keypointrcnn", str(standin_keypointrcnn)),),
                               download=False)
-    est = KeypointRCNN.from_settings(settings)
-    out = est.estimate(np.full((2, 128, 64, 3), 128, np.uint8))
+    est = KeypointRCNN.from_settings(settings, BatchSizes("cpu", cap=32))
+    assert est.batch_size == 8  # on a CPU: its own default, as before the device probe
+    est.net.roi_heads.detections_per_img = 10  # the seeded stand-in detects people everywhere
+    images = np.random.default_rng(0).integers(0, 256, (2, 128, 64, 3), dtype=np.uint8)
+    out = est.estimate(images)
     assert out.shape == (2, 18, 2) and out.dtype == np.float32
+    est.batch_size = 1  # what --network-batch 1 gives: the same keypoints, image by image
+    np.testing.assert_allclose(est.estimate(images), out, rtol=0, atol=1e-3)
+
+    seen = []  # the probe's pass keeps every detection (the keypoint head's worst case)
+    est._detect = lambda part: seen.append((part.shape, est.net.roi_heads.score_thresh))
+    est._most_detections(3, (128, 64))
+    assert seen == [((3, 128, 64, 3), 0.0)] and est.net.roi_heads.score_thresh == 0.05
 
 
 def test_markers_on_the_synthetic_set_rank_oracle_above_source(synthetic_parent, tmp_path):
