@@ -763,7 +763,11 @@ def measure_efficiency(models: list[ModelRun], emit: Callable[..., Record], conf
             else:
                 from bench.efficiency.probe import measure_generator
 
-                measured = measure_generator(run.name, run.generator, settings, echo=echo)
+                # throughput at the chunk the run generated in (bench.device_batch)
+                batch = min(settings.throughput_batch, run.network_batch or 1 << 30)
+                measured = measure_generator(
+                    run.name, run.generator,
+                    dataclasses.replace(settings, throughput_batch=batch), echo=echo)
             for m in measured:
                 emit(**run.labels, **record_fields(m, device=False))
     except KeyboardInterrupt:

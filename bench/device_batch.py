@@ -34,6 +34,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from bench.errors import BenchError
+
 #: The share of the free device memory one network's batch may take. Generation (main
 #: thread) and the metric networks (the device thread, bench.evaluation) run at the same time,
 #: so two networks' activations can be on the device together; the rest is headroom for the
@@ -95,7 +97,7 @@ def _floor_pow2(n: int) -> int:
     return 1 << (max(1, int(n)).bit_length() - 1)
 
 
-class DeviceTooSmallError(RuntimeError):
+class DeviceTooSmallError(BenchError):
     """A network runs out of device memory on a single input."""
 
 
@@ -105,38 +107,42 @@ def probe(run_at: Callable[[int], object], cap: int, memory, fraction: float = F
     the free memory: estimated from batches of 1 and 2, then confirmed (see the module)."""
     cap = max(1, int(cap))
 
-    def peak(n: int) -> int:
-        return memory.peak_of(lambda: run_at(n))
+    def peak(n: int) -> int | None:
+        """Peak bytes of a pass over ``n`` inputs; None if it ran out of memory (the cache
+        emptied once the failed pass's tensors are gone with its exception)."""
+        try:
+            return memory.peak_of(lambda: run_at(n))
+        except Exception as exc:
+            if not memory.out_of_memory(exc):
+                raise
+        memory.release()
+        return None
 
-    try:
-        peak(1)  # warm-up: kernels chosen, workspaces allocated; not measured
-        one = peak(1)
-        two = peak(2) if cap > 1 else one
-    except Exception as exc:
-        if memory.out_of_memory(exc):
-            memory.release()
-            raise DeviceTooSmallError("out of device memory on a single input") from None
-        raise
+    warm = peak(1)  # not measured: kernels chosen, workspaces made
+    one = None if warm is None else peak(1)
+    if one is None:
+        raise DeviceTooSmallError(f"out of device memory on a single input "
+                                  f"({memory.free() >> 20} MiB free)")
+    two = peak(2) if cap > 1 else None
+    budget = int(fraction * memory.free())
+    if two is None:  # one input fits, two do not
+        return Fill(batch=1, how="probed", budget_bytes=budget, peak_bytes=one,
+                    note="out of memory at 2" if cap > 1 else "")
     per_item = max(two - one, 1)
     fixed = max(one - per_item, 0)
-    budget = int(fraction * memory.free())
     fits = max(1, (budget - fixed) // per_item)
     n = cap if fits >= cap else _floor_pow2(fits)
     note = ""
     while True:
-        try:
-            measured = peak(n)
-        except Exception as exc:
-            if not memory.out_of_memory(exc) or n == 1:
-                raise
-            memory.release()
-            note = f"out of memory at {n}"
+        measured = peak(n)
+        if n > 1 and (measured is None or measured > budget):
+            note = (f"out of memory at {n}" if measured is None
+                    else f"peak {measured} B over the budget at {n}")
             n = _floor_pow2(n - 1)
             continue
-        if measured > budget and n > 1:
-            note = f"peak {measured} B over the budget at {n}"
-            n = _floor_pow2(n - 1)
-            continue
+        if measured is None:
+            raise DeviceTooSmallError(f"out of device memory on a single input "
+                                      f"({memory.free() >> 20} MiB free)")
         memory.release()
         return Fill(batch=n, how="probed", per_item_bytes=per_item, fixed_bytes=fixed,
                     budget_bytes=budget, peak_bytes=measured, note=note)
@@ -175,11 +181,11 @@ class BatchSizes:
         with self._lock:
             fill = self._fills.get(network)
             if fill is None:
-                fill = self._choose(run_at, default)
+                fill = self._choose(network, run_at, default)
                 self._fills[network] = fill
             return fill.batch
 
-    def _choose(self, run_at, default: int | None) -> Fill:
+    def _choose(self, network: str, run_at, default: int | None) -> Fill:
         fallback = min(self.cap, default or self.cap)
         if self.given is not None:
             return Fill(batch=min(self.cap, self.given), how="given")
@@ -187,8 +193,10 @@ class BatchSizes:
             return Fill(batch=fallback, how="default")
         try:
             return probe(run_at, self.cap, self._memory_reader(), self.fraction)
-        except DeviceTooSmallError:
-            raise
+        except DeviceTooSmallError as exc:
+            raise DeviceTooSmallError(
+                f"{network} cannot run on {self.device}: {exc} (free the device, or run it "
+                "elsewhere with --device)") from None
         except Exception as exc:  # noqa: BLE001 - the run reports the network's own error
             return Fill(batch=fallback, how="default",
                         note=f"probe failed: {type(exc).__name__}: {str(exc)[:200]}")

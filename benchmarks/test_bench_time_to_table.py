@@ -17,7 +17,10 @@ device's name. Target on one H100-class GPU: the Market table in under 3 minutes
 
 Environment: ``BENCH_DEVICE`` (default ``cuda``; the cases skip without a CUDA device unless
 ``cpu`` is asked for), ``BENCH_TABLE_PAIRS`` (a prefix of each pair list; default all),
-``BENCH_TABLE_BATCH`` (default 64 on a GPU, 8 on the CPU).
+``BENCH_TABLE_BATCH`` (``--batch-size``; default: the run's own on a GPU, 256 pairs, and 8 on
+the CPU), ``BENCH_NETWORK_BATCH`` (``--network-batch``; default: each network's size that
+fills the device, probed: ``BENCH_NETWORK_BATCH=32`` times the same table with every network at
+32, the gain of the probe). The network batches the run chose are in ``extra_info`` and printed.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ from PIL import Image
 DEVICE = os.environ.get("BENCH_DEVICE", "cuda")
 PAIRS = int(os.environ["BENCH_TABLE_PAIRS"]) if os.environ.get("BENCH_TABLE_PAIRS") else None
 MAX_S = float(os.environ.get("BENCH_TABLE_MAX_S", "180"))
-BATCH = int(os.environ.get("BENCH_TABLE_BATCH", "64" if DEVICE.startswith("cuda") else "8"))
+BATCH = os.environ.get("BENCH_TABLE_BATCH", "" if DEVICE.startswith("cuda") else "8")
+NETWORK_BATCH = os.environ.get("BENCH_NETWORK_BATCH", "")
 SPLITS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pose-transfer-splits"
 
 # dataset -> (pairs CSV, annotation CSV, written as, x shift of the keypoints, image H x W)
@@ -89,7 +93,9 @@ def test_time_to_table(benchmark, dataset, tmp_path, standin_inception, standin_
                "keypointrcnn": standin_keypointrcnn}
     command = [sys.executable, "-m", "bench", "run", "--models", "ctat,patn,pg2",
                "--dataset", dataset, "--data-root", str(tmp_path / dataset), "--device", DEVICE,
-               "--batch-size", str(BATCH), "--no-images", "--offline", "--no-efficiency",
+               *(["--batch-size", BATCH] if BATCH else []),
+               *(["--network-batch", NETWORK_BATCH] if NETWORK_BATCH else []),
+               "--no-images", "--offline", "--no-efficiency",
                "--stats-cache", str(tmp_path / "stats"), "--bootstrap", "0", "--quiet",
                *[a for m in ("ctat", "patn", "pg2") for a in ("--checkpoint", f"{m}=untrained")],
                *[a for k, v in weights.items() for a in ("--weights", f"{k}={v}")]]
@@ -109,12 +115,16 @@ def test_time_to_table(benchmark, dataset, tmp_path, standin_inception, standin_
                    if line.startswith("  waiting for images")), "")
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
     keys = {r["key"] for r in records if r["kind"] == "metric"}
-    device_name = json.loads((out / "env.json").read_text()).get("device_name")
+    env = json.loads((out / "env.json").read_text())
+    device_name = env.get("device_name")
+    network = {name: fill["batch"] for name, fill in env["ranks"][0]["network_batches"].items()}
+    batch = json.loads((out / "config.json").read_text())["batch_size"]
     benchmark.extra_info.update(dataset=dataset, pairs=n, seconds=seconds,
                                 pairs_per_second=n / seconds, stages=stages, device=DEVICE,
-                                device_name=device_name, batch_size=BATCH)
+                                device_name=device_name, batch_size=batch,
+                                network_batches=network)
     print(f"\n{dataset}: {n} pairs x 3 models in {seconds:.1f} s on {device_name} "
-          f"({n / seconds:.1f} pairs/s); {stages}")
+          f"({n / seconds:.1f} pairs/s); batch {batch}, network batches {network}; {stages}")
     assert {"ssim", "mask_ssim", "lpips", "fid", "is", "pckh"} <= keys  # the full suite ran
     if DEVICE.startswith("cuda") and dataset == "market" and PAIRS is None:
         assert seconds < MAX_S, f"{seconds:.0f} s > {MAX_S:.0f} s"

@@ -91,10 +91,17 @@ def test_running_out_of_memory_halves_the_batch_and_empties_the_cache():
     assert memory.released == 5  # after each out-of-memory, and at the end
 
 
+def test_a_network_that_fits_one_input_but_not_two_runs_one_at_a_time():
+    memory = FakeMemory(1000 * MB, lambda n: 300 * MB * n, capacity=500 * MB)
+    fill = probe(memory.run_at, 32, memory, fraction=0.4)
+    assert (fill.batch, fill.note, fill.peak_bytes) == (1, "out of memory at 2", 300 * MB)
+
+
 def test_a_network_that_does_not_fit_one_input_is_an_error_naming_it():
     memory = FakeMemory(1000 * MB, lambda n: MB * n, capacity=MB // 2)
     sizes = BatchSizes("cuda:0", cap=32, memory=memory)
-    with pytest.raises(DeviceTooSmallError, match="single input"):
+    with pytest.raises(DeviceTooSmallError, match=r"inception-fid cannot run on cuda:0: out of "
+                                                  r"device memory on a single input \(1000 MiB"):
         sizes.of("inception-fid", memory.run_at)
 
 
