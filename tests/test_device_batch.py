@@ -221,8 +221,8 @@ def chunked_runs(synthetic_parent, standin_alexnet, tmp_path_factory):
     out = {}
     for name, network_batch in (("default", None), ("given", 3)):
         lines: list[str] = []
-        config = RunConfig(models=("source", "ctat"), data_root=synthetic_parent, limit=10,
-                           batch_size=8, metrics=("ssim", "l1", "lpips"), bootstrap=0,
+        config = RunConfig(models=("source", "ctat"), data_root=synthetic_parent, limit=6,
+                           batch_size=4, metrics=("ssim", "l1", "lpips"), bootstrap=0,
                            efficiency=False, save_images=False, network_batch=network_batch,
                            weights=(("alexnet", str(standin_alexnet)),), offline=True,
                            out=tmp_path_factory.mktemp("nb") / name)
@@ -237,9 +237,9 @@ def test_a_given_network_batch_changes_no_value_and_is_on_the_record(chunked_run
     given, lines, batches = chunked_runs["given"]
     assert batches == {"lpips-alex-v0.1": {"batch": 3, "how": "given"},
                        "ctat": {"batch": 3, "how": "given"}}
-    assert "  network batches of the 8-pair batches: lpips-alex-v0.1 3, ctat 3 (given)" in lines
-    assert default_batches == {"lpips-alex-v0.1": {"batch": 8, "how": "default"},
-                               "ctat": {"batch": 8, "how": "default"}}
+    assert "  network batches of the 4-pair batches: lpips-alex-v0.1 3, ctat 3 (given)" in lines
+    assert default_batches == {"lpips-alex-v0.1": {"batch": 4, "how": "default"},
+                               "ctat": {"batch": 4, "how": "default"}}
     assert not any("network batches" in line for line in default_lines)  # nothing changed
     assert default.values.keys() == given.values.keys()
     for key, value in default.values.items():
