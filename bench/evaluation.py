@@ -107,7 +107,7 @@ def generate(gen, batch: PairBatch, device: str, precision: str = FP32,
         if not all(isinstance(p, torch.Tensor) for p in parts):
             raise GeneratorOutputError(
                 f"generate() returned {type(parts[0]).__name__}; a batch run in chunks "
-                f"(--network-batch {chunk}) needs tensors to join")
+                f"(network batch {chunk}: bench.device_batch) needs tensors to join")
         return torch.cat(parts)
     from bench.generation import images_to_tensor, kpts_to_tensor
 
