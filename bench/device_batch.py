@@ -34,7 +34,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from bench.errors import BenchError
+from bench.types import Pair, PairBatch
 
 #: The share of the free device memory one network's batch may take. Generation (main
 #: thread) and the metric networks (the device thread, bench.evaluation) run at the same time,
@@ -231,10 +234,6 @@ def batch_sizes(shared: dict) -> BatchSizes:
 
 def blank_batch(n: int, size: tuple[int, int]):
     """``n`` pairs of black ``size`` images, every keypoint missing: a probe's input."""
-    import numpy as np
-
-    from bench.types import Pair, PairBatch
-
     h, w = size
     images = np.zeros((n, h, w, 3), np.uint8)
     kpts = np.full((n, 18, 2), -1, np.float32)
