@@ -258,3 +258,86 @@ def test_on_a_gpu_the_probe_reads_the_device_memory():
     fill = probe(run_at, 1024, CudaMemory("cuda"), fraction=0.4)
     assert 1 <= fill.batch <= 1024 and fill.peak_bytes <= fill.budget_bytes
     assert fill.per_item_bytes >= 64 * 256 * 176 * 4  # at least one 64-channel activation
+
+
+def test_cuda_memory_reads_torchs_allocator(monkeypatch):
+    """The CUDA reader through torch's own functions (each must exist: monkeypatch refuses a
+    missing one), faked here: the peak is the allocator's peak less what was allocated before."""
+    calls = []
+    state = {"allocated": 100, "peak": 100}
+
+    def record(name, value=None):
+        def fake(*args, **kwargs):
+            calls.append(name)
+            return value() if callable(value) else value
+        return fake
+
+    def run():
+        state["peak"] = state["allocated"] + 700  # the call's transient memory
+
+    cuda = torch.cuda
+    monkeypatch.setattr(cuda, "synchronize", record("synchronize"))
+    monkeypatch.setattr(cuda, "empty_cache", record("empty_cache"))
+    monkeypatch.setattr(cuda, "mem_get_info", record("mem_get_info", (5 * MB, 80 * MB)))
+    monkeypatch.setattr(cuda, "memory_allocated", record("memory_allocated",
+                                                         lambda: state["allocated"]))
+    monkeypatch.setattr(cuda, "reset_peak_memory_stats",
+                        record("reset", lambda: state.update(peak=state["allocated"])))
+    monkeypatch.setattr(cuda, "max_memory_allocated", record("max", lambda: state["peak"]))
+    memory = CudaMemory("cuda:0")
+    assert memory.peak_of(run) == 700
+    assert calls == ["synchronize", "memory_allocated", "reset", "synchronize", "max"]
+    assert memory.free() == 5 * MB and calls[-3:] == ["synchronize", "empty_cache",
+                                                      "mem_get_info"]
+    assert memory.out_of_memory(torch.cuda.OutOfMemoryError("CUDA out of memory"))
+    assert not memory.out_of_memory(RuntimeError("other"))
+
+
+class _ProbePeaks:
+    """A device memory for a whole run: every probe's four passes (warm-up, 1, 2, the
+    confirmation) peak at 10, 10, 20 and 40 MB, whatever the network; the passes really run."""
+
+    def __init__(self) -> None:
+        self.passes = 0
+
+    def release(self) -> None:
+        pass
+
+    def free(self) -> int:
+        return 1000 * MB
+
+    def peak_of(self, call) -> int:
+        call()
+        self.passes += 1
+        return MB * (10, 10, 20, 40)[(self.passes - 1) % 4]
+
+    def out_of_memory(self, exc) -> bool:
+        return False
+
+
+def test_a_probing_run_probes_every_network_on_blank_inputs(synthetic_parent, standin_alexnet,
+                                                            standin_inception, tmp_path,
+                                                            monkeypatch):
+    """The probes of a GPU run, on this CPU: each network (the generator, LPIPS, Inception)
+    runs on blank inputs through the run's own code, and the sizes reach the record."""
+    memory = _ProbePeaks()
+    monkeypatch.setattr(BatchSizes, "probes", property(lambda self: self.given is None))
+    monkeypatch.setattr(BatchSizes, "_memory_reader", lambda self: memory)
+    lines: list[str] = []
+    config = RunConfig(models=("source", "ctat"), data_root=synthetic_parent, limit=4,
+                       batch_size=4, metrics=("ssim", "lpips", "is"), bootstrap=0,
+                       efficiency=False, save_images=False, offline=True,
+                       weights=(("alexnet", str(standin_alexnet)),
+                                ("inception-fid", str(standin_inception))),
+                       stats_cache=tmp_path / "cache", out=tmp_path / "r")
+    result = run(config, progress=False, echo=lines.append)
+    (rank,) = json.loads((result.run_dir / "env.json").read_text())["ranks"]
+    batches = rank["network_batches"]
+    assert set(batches) == {"lpips-alex-v0.1", "inception-fid", "ctat"}
+    assert memory.passes == 12  # four passes per network, none failed
+    for fill in batches.values():  # 10 MB a pair, 400 MB of budget: the run's batch of 4
+        assert fill == {"batch": 4, "how": "probed", "per_item_bytes": 10 * MB,
+                        "fixed_bytes": 0, "budget_bytes": 400 * MB, "peak_bytes": 40 * MB}
+    assert any(line.startswith("  network batches of the 4-pair batches: ") and
+               line.endswith("(probed)") for line in lines)
+    assert all(np.isfinite(v) for v in result.values.values())
