@@ -104,6 +104,11 @@ class DeviceTooSmallError(BenchError):
     """A network runs out of device memory on a single input."""
 
 
+def _too_small(memory) -> DeviceTooSmallError:
+    return DeviceTooSmallError(f"out of device memory on a single input "
+                               f"({memory.free() >> 20} MiB free)")
+
+
 def probe(run_at: Callable[[int], object], cap: int, memory, fraction: float = FRACTION
           ) -> Fill:
     """The largest batch (a power of two, or ``cap``) whose peak memory fits ``fraction`` of
@@ -124,8 +129,7 @@ def probe(run_at: Callable[[int], object], cap: int, memory, fraction: float = F
     warm = peak(1)  # not measured: kernels chosen, workspaces made
     one = None if warm is None else peak(1)
     if one is None:
-        raise DeviceTooSmallError(f"out of device memory on a single input "
-                                  f"({memory.free() >> 20} MiB free)")
+        raise _too_small(memory)
     two = peak(2) if cap > 1 else None
     budget = int(fraction * memory.free())
     if two is None:  # one input fits, two do not
@@ -144,8 +148,7 @@ def probe(run_at: Callable[[int], object], cap: int, memory, fraction: float = F
             n = _floor_pow2(n - 1)
             continue
         if measured is None:
-            raise DeviceTooSmallError(f"out of device memory on a single input "
-                                      f"({memory.free() >> 20} MiB free)")
+            raise _too_small(memory)
         memory.release()
         return Fill(batch=n, how="probed", per_item_bytes=per_item, fixed_bytes=fixed,
                     budget_bytes=budget, peak_bytes=measured, note=note)

@@ -78,10 +78,9 @@ class InceptionFeatures:
         self.device = settings.device
         self.batch_size = settings.batch_size
         if sizes is not None:  # the chunk that fills the device (bench.device_batch)
-            h, w = settings.image_size or (299, 299)
-            w = settings.padded_width or w
+            size = settings.scored_size()
             self.batch_size = sizes.of("inception-fid", lambda k: self._forward(
-                np.zeros((k, h, w, 3), np.uint8)))
+                np.zeros((k, *size, 3), np.uint8)))
         self.extractor_id = (f"torch-fidelity {tf.__version__} {EXTRACTOR} "
                              f"sha256:{self.weights_used.sha256[:16]}")
         self._memo: dict = {}

@@ -111,11 +111,10 @@ class LPIPS(PerPairMean):
         self.net = shared_lpips(shared)
         settings = settings_of(shared)
         self.device = settings.device
-        h, w = settings.image_size or (256, 256)
-        w = settings.padded_width or w
+        size = settings.scored_size()
         # pairs per network pass: the chunk that fills the device (bench.device_batch)
         self.network_batch = batch_sizes(shared).of("lpips-alex-v0.1", lambda k: self._distances(
-            np.zeros((k, h, w, 3), np.uint8), np.zeros((k, h, w, 3), np.uint8)))
+            np.zeros((k, *size, 3), np.uint8), np.zeros((k, *size, 3), np.uint8)))
         super().__init__(shared, model)
 
     def weights_used(self) -> dict[str, dict]:

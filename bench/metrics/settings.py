@@ -73,6 +73,12 @@ class MetricSettings:
                 return path
         return None
 
+    def scored_size(self) -> tuple[int, int]:
+        """(H, W) of the images the metrics see: the dataset's, at the protocol's padded width
+        (a device probe's blank inputs; 256 x 256 when not known)."""
+        h, w = self.image_size or (256, 256)
+        return h, self.padded_width or w
+
     def cache_dir(self) -> Path:
         return Path(self.stats_cache) if self.stats_cache is not None else default_cache_dir()
 

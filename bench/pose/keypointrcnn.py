@@ -77,9 +77,8 @@ class KeypointRCNN(PoseEstimator):
                        download=settings.download)
         est = cls(path, device=settings.device)
         if sizes is not None:  # images per pass: the chunk that fills the device
-            h, w = settings.image_size or (256, 256)
-            w = settings.padded_width or w
-            est.batch_size = sizes.of("keypointrcnn", lambda k: est._most_detections(k, (h, w)),
+            size = settings.scored_size()
+            est.batch_size = sizes.of("keypointrcnn", lambda k: est._most_detections(k, size),
                                       default=est.batch_size)
         return est
 
